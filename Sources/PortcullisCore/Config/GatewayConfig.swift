@@ -1,0 +1,146 @@
+import Foundation
+
+/// The whole gateway configuration, as validated from JSON. Every section mirrors its JSON
+/// object; defaults live in each section's reader, documented in `docs/configuration.md`.
+public struct GatewayConfig: ConfigSection, Sendable {
+    public var listen: ListenConfig
+    /// The URL browsers use to reach the gateway; its scheme becomes `X-Forwarded-Proto`.
+    public var publicURL: HTTPURL
+    public var routes: [RouteConfig]
+    public var identityHeaders: IdentityHeaderNames
+    public var limits: LimitsConfig
+    public var upstreamPool: UpstreamPoolConfig
+    public var logging: LoggingConfig
+    /// Reserved for Microsoft Entra ID sign-in.
+    public var entra: ReservedSection?
+    /// Reserved for session storage and lifetimes.
+    public var session: ReservedSection?
+    /// Reserved for local (break-glass) users.
+    public var localUsers: ReservedSection?
+    /// Reserved for the SSO switch and exclusion list.
+    public var sso: ReservedSection?
+
+    public static var fields: [ConfigField] {
+        [
+            .object("listen", ListenConfig.self),
+            .value("publicURL"),
+            .array("routes", of: RouteConfig.self),
+            .object("identityHeaders", IdentityHeaderNames.self),
+            .object("limits", LimitsConfig.self),
+            .object("upstreamPool", UpstreamPoolConfig.self),
+            .object("logging", LoggingConfig.self),
+            .object("entra", ReservedSection.self),
+            .object("session", ReservedSection.self),
+            .object("localUsers", ReservedSection.self),
+            .object("sso", ReservedSection.self),
+        ]
+    }
+
+    public init(reading reader: ConfigObjectReader) {
+        listen = reader.section("listen")
+        let defaultPublic = HTTPURL(scheme: "http", host: listen.address, port: listen.port, path: "")
+        publicURL = defaultPublic
+        if let text = reader.string("publicURL") {
+            switch HTTPURL.parse(text) {
+            case .success(let url) where url.path.isEmpty: publicURL = url
+            case .success: reader.fail("publicURL", "\"\(text)\" must have no path (the gateway serves the whole origin)")
+            case .failure(let failure): reader.fail("publicURL", failure.reason)
+            }
+        }
+        routes = reader.sections("routes")
+        identityHeaders = reader.section("identityHeaders")
+        limits = reader.section("limits")
+        upstreamPool = reader.section("upstreamPool")
+        logging = reader.section("logging")
+        entra = reader.optionalSection("entra")
+        session = reader.optionalSection("session")
+        localUsers = reader.optionalSection("localUsers")
+        sso = reader.optionalSection("sso")
+        validateRoutes(reader)
+    }
+
+    /// Cross-route rules: a route must be reachable and unambiguous, and protected routes
+    /// need a sign-in method (fail closed rather than serve them open).
+    private mutating func validateRoutes(_ reader: ConfigObjectReader) {
+        if !reader.has("routes") {
+            reader.fail("routes", "at least one route is required")
+        }
+        var seenNames: [String: Int] = [:]
+        var seenMatches: [String: Int] = [:]
+        for (index, route) in routes.enumerated() {
+            let path = "routes[\(index)]"
+            if let first = seenNames[route.name] {
+                reader.issues.add("\(path).name", "\"\(route.name)\" is already the name of routes[\(first)]")
+            } else {
+                seenNames[route.name] = index
+            }
+            let match = "\(route.host ?? "*") \(route.pathPrefix)"
+            if let first = seenMatches[match] {
+                reader.issues.add(path, "matches the same host and pathPrefix as routes[\(first)], so it could never be chosen")
+            } else {
+                seenMatches[match] = index
+            }
+            if !route.isPublic && !hasSignIn {
+                reader.issues.add(
+                    "\(path).public",
+                    "the route is protected (public is false) but no sign-in method is configured; set \"public\": true or configure sign-in"
+                )
+            }
+        }
+    }
+
+    /// Whether any sign-in method is configured. Sign-in arrives with the `entra` and
+    /// `localUsers` sections; until then no route may be protected.
+    public var hasSignIn: Bool { false }
+
+    /// Parses and validates a config document; throws every problem found.
+    public static func load(
+        _ data: Data,
+        baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        environment: @escaping @Sendable (String) -> String? = { ProcessInfo.processInfo.environment[$0] }
+    ) throws(ConfigError) -> GatewayConfig {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(data)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "", reason: "not valid JSON: \(JSONSyntaxError.describe(error))")])
+        }
+        guard case .object(let object) = document else {
+            throw ConfigError(issues: [ConfigIssue(path: "", reason: "the config must be a JSON object, found \(document.kindName)")])
+        }
+        let issues = ConfigIssueCollector()
+        let reader = ConfigObjectReader(
+            path: "", values: object, issues: issues, baseDirectory: baseDirectory, environment: environment)
+        reader.rejectUnknownKeys(known: fields.map(\.name))
+        let config = GatewayConfig(reading: reader)
+        guard issues.issues.isEmpty else { throw ConfigError(issues: issues.issues) }
+        return config
+    }
+
+    /// Reads and validates a config file.
+    public static func load(file path: String) throws(ConfigError) -> GatewayConfig {
+        let url = URL(fileURLWithPath: path)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ConfigError(issues: [ConfigIssue(path: "", reason: "cannot read config file \"\(path)\"")])
+        }
+        return try load(data, baseDirectory: url.deletingLastPathComponent())
+    }
+}
+
+/// Turns a JSON decoding error into a short human sentence without Swift type names.
+enum JSONSyntaxError {
+    static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return String(describing: error)
+    }
+}
+
+/// A section kept for a later feature: it accepts no fields yet, so a config written for a
+/// newer version fails loudly instead of running without the settings it asked for.
+public struct ReservedSection: ConfigSection, Sendable {
+    public static var fields: [ConfigField] { [] }
+    public init(reading reader: ConfigObjectReader) {}
+}

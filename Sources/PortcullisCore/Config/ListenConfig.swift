@@ -1,0 +1,67 @@
+/// Where the gateway accepts client connections.
+public struct ListenConfig: ConfigSection, Sendable {
+    public var address: String
+    public var port: Int
+
+    public static var fields: [ConfigField] { [.value("address"), .value("port")] }
+
+    public init(reading reader: ConfigObjectReader) {
+        address = reader.string("address", default: "127.0.0.1")
+        port = reader.int("port", default: 8080, in: 0...65535)
+        if address.isEmpty { reader.fail("address", "must not be empty") }
+    }
+}
+
+/// Limits that protect the gateway from oversized or idle clients.
+public struct LimitsConfig: ConfigSection, Sendable {
+    /// Largest request head (all header names and values) accepted; larger gets 431.
+    public var maxHeaderBytes: Int
+    /// Seconds a client connection may sit idle between requests before it is closed.
+    public var clientIdleTimeout: Double
+    /// Seconds a client has to send a complete request head.
+    public var requestHeadTimeout: Double
+
+    public static var fields: [ConfigField] {
+        [.value("maxHeaderBytes"), .value("clientIdleTimeout"), .value("requestHeadTimeout")]
+    }
+
+    public init(reading reader: ConfigObjectReader) {
+        maxHeaderBytes = reader.int("maxHeaderBytes", default: 32 * 1024, in: 1024...(1024 * 1024))
+        clientIdleTimeout = reader.seconds("clientIdleTimeout", default: 75, in: 1...86_400)
+        requestHeadTimeout = reader.seconds("requestHeadTimeout", default: 30, in: 1...3_600)
+    }
+}
+
+/// Upstream keep-alive connection pooling; each event loop keeps its own pool.
+public struct UpstreamPoolConfig: ConfigSection, Sendable {
+    /// Idle keep-alive connections kept per upstream on each event loop.
+    public var maxIdlePerUpstream: Int
+    /// Seconds an idle pooled connection is kept before it is closed.
+    public var idleTimeout: Double
+
+    public static var fields: [ConfigField] { [.value("maxIdlePerUpstream"), .value("idleTimeout")] }
+
+    public init(reading reader: ConfigObjectReader) {
+        maxIdlePerUpstream = reader.int("maxIdlePerUpstream", default: 64, in: 0...10_000)
+        idleTimeout = reader.seconds("idleTimeout", default: 60, in: 1...3_600)
+    }
+}
+
+/// Log level and format.
+public struct LoggingConfig: ConfigSection, Sendable {
+    public var level: String
+    /// `text` for people, `json` for one JSON object a line (log shippers).
+    public var format: String
+    /// Whether each proxied or answered request gets an access-log line.
+    public var accessLog: Bool
+
+    public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    public static var fields: [ConfigField] { [.value("level"), .value("format"), .value("accessLog")] }
+
+    public init(reading reader: ConfigObjectReader) {
+        level = reader.choice("level", default: "info", among: Self.levels)
+        format = reader.choice("format", default: "text", among: ["text", "json"])
+        accessLog = reader.bool("accessLog", default: true)
+    }
+}

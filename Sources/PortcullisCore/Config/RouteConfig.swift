@@ -1,0 +1,89 @@
+/// One route: which requests it takes (host and path prefix) and where they go.
+public struct RouteConfig: ConfigSection, Sendable {
+    public var name: String
+    /// Exact host (`app.contoso.org`) or one-level wildcard (`*.contoso.org`), lowercased;
+    /// nil matches any host.
+    public var host: String?
+    /// Path prefix, matched on whole segments: `/app` takes `/app` and `/app/x`, not `/apps`.
+    public var pathPrefix: String
+    public var upstream: HTTPURL
+    /// No sign-in required. Identity headers are still stripped from client requests.
+    public var isPublic: Bool
+    /// Send the client's `Host` upstream instead of the upstream's own authority.
+    public var preserveHost: Bool
+    /// Remove `pathPrefix` from the path before forwarding (`/app/x` → `/x`).
+    public var stripPrefix: Bool
+    public var timeouts: RouteTimeouts
+
+    public static var fields: [ConfigField] {
+        [
+            .value("name"), .value("host"), .value("pathPrefix"), .value("upstream"), .value("public"),
+            .value("preserveHost"), .value("stripPrefix"), .object("timeouts", RouteTimeouts.self),
+        ]
+    }
+
+    public init(reading reader: ConfigObjectReader) {
+        name = reader.string("name", default: reader.path)
+        if name.isEmpty { reader.fail("name", "must not be empty") }
+
+        host = reader.string("host").map { $0.lowercased() }
+        if let host, !Self.isValidHostPattern(host) {
+            reader.fail("host", "\"\(host)\" is not a host name or *.domain pattern (no scheme, port or path)")
+        }
+
+        pathPrefix = reader.string("pathPrefix", default: "/")
+        if !pathPrefix.hasPrefix("/") {
+            reader.fail("pathPrefix", "\"\(pathPrefix)\" must start with \"/\"")
+        } else if RequestTarget.validate(pathPrefix) != nil || pathPrefix.contains("?") {
+            reader.fail("pathPrefix", "\"\(pathPrefix)\" must be a plain path (no query, dot segments or encoded separators)")
+        }
+        if pathPrefix.count > 1 && pathPrefix.hasSuffix("/") { pathPrefix.removeLast() }
+
+        upstream = HTTPURL(scheme: "http", host: "invalid", port: 80, path: "")
+        if let text = reader.string("upstream") {
+            switch HTTPURL.parse(text) {
+            case .success(let url) where url.isTLS:
+                reader.fail("upstream", "\"\(text)\": https upstreams are not supported yet; use http on a trusted network")
+            case .success(let url):
+                upstream = url
+            case .failure(let failure):
+                reader.fail("upstream", failure.reason)
+            }
+        } else {
+            reader.fail("upstream", "is required")
+        }
+
+        isPublic = reader.bool("public", default: false)
+        preserveHost = reader.bool("preserveHost", default: false)
+        stripPrefix = reader.bool("stripPrefix", default: false)
+        timeouts = reader.section("timeouts")
+    }
+
+    static func isValidHostPattern(_ host: String) -> Bool {
+        var labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.first == "*" { labels.removeFirst() }
+        guard !labels.isEmpty else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+}
+
+/// How long the gateway waits on a route's upstream before answering 504.
+public struct RouteTimeouts: ConfigSection, Sendable {
+    /// Seconds to open a TCP connection to the upstream.
+    public var connect: Double
+    /// Seconds from sending the request to receiving the response head.
+    public var response: Double
+    /// Seconds without any bytes either way while a body streams.
+    public var idle: Double
+
+    public static var fields: [ConfigField] { [.value("connect"), .value("response"), .value("idle")] }
+
+    public init(reading reader: ConfigObjectReader) {
+        connect = reader.seconds("connect", default: 5, in: 0.05...300)
+        response = reader.seconds("response", default: 60, in: 0.05...3_600)
+        idle = reader.seconds("idle", default: 300, in: 0.05...86_400)
+    }
+}

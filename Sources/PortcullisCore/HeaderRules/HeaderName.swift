@@ -1,0 +1,64 @@
+/// Header-name helpers shared by config validation and the proxy's header rules.
+public enum HeaderName {
+    /// RFC 9110 `token`: what a field name may consist of.
+    public static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// Lowercased with `_` folded into `-`: the form under which two names reach an
+    /// application as the same variable (CGI, PHP, many frameworks map `X_Forwarded_User`
+    /// and `x-forwarded-user` alike), so stripping must compare in this form.
+    public static func normalized(_ name: String) -> String {
+        String(decoding: name.utf8.map(fold), as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func fold(_ byte: UInt8) -> UInt8 {
+        if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { return byte | 0x20 }
+        if byte == UInt8(ascii: "_") { return UInt8(ascii: "-") }
+        return byte
+    }
+}
+
+/// A set of header names compared in `HeaderName.normalized` form without allocating, for the
+/// per-request strip check (a handful of names, looked up for every header of every request).
+public struct HeaderNameSet: Sendable {
+    /// Normalized names bucketed by length: most header names miss on length alone.
+    private var buckets: [Int: [[UInt8]]] = [:]
+
+    public init<S: Sequence>(_ names: S) where S.Element == String {
+        for name in names { insert(name) }
+    }
+
+    public mutating func insert(_ name: String) {
+        let bytes = name.utf8.map(HeaderName.fold)
+        if buckets[bytes.count]?.contains(bytes) == true { return }
+        buckets[bytes.count, default: []].append(bytes)
+    }
+
+    public func contains(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { contains(bytes: $0) }
+    }
+
+    public func contains(bytes name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let candidates = buckets[name.count] else { return false }
+        outer: for candidate in candidates {
+            for index in 0..<name.count where HeaderName.fold(name[index]) != candidate[index] {
+                continue outer
+            }
+            return true
+        }
+        return false
+    }
+}

@@ -1,0 +1,73 @@
+/// Which request and response headers the proxy removes, and what it adds.
+///
+/// Pure rules over header names; the data plane applies them to NIO's header storage.
+public struct HeaderRules: Sendable {
+    /// Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy `Proxy-Connection` and
+    /// `Proxy-Authorization`/`Proxy-Authenticate` meant for this hop only). Each describes
+    /// one connection and must not be forwarded; `Connection` may list more.
+    public static let hopByHop: Set<String> = [
+        "connection", "proxy-connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authorization", "proxy-authenticate",
+    ]
+
+    /// Headers the gateway sets itself for the upstream; a client's copy is never trusted.
+    public static let gatewaySet: [String] = ["X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port"]
+
+    /// Identity headers plus gateway-set ones: removed from every client request, on every
+    /// route, in any letter case and with `_` for `-`.
+    public let clientForbidden: HeaderNameSet
+    private let hopByHopSet = HeaderNameSet(HeaderRules.hopByHop)
+
+    public init(identityHeaders: IdentityHeaderNames) {
+        clientForbidden = HeaderNameSet(identityHeaders.all + Self.gatewaySet)
+    }
+
+    /// Whether a client request header must be dropped before forwarding. `connectionTokens`
+    /// are the lowercased names the request's `Connection` header listed.
+    public func stripsFromRequest(_ name: String, connectionTokens: HeaderNameSet?) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            clientForbidden.contains(bytes: bytes) || isHopByHop(bytes: bytes, connectionTokens: connectionTokens)
+        }
+    }
+
+    /// Whether an upstream response header must be dropped before it reaches the client.
+    public func stripsFromResponse(_ name: String, connectionTokens: HeaderNameSet?) -> Bool {
+        var name = name
+        return name.withUTF8 { isHopByHop(bytes: $0, connectionTokens: connectionTokens) }
+    }
+
+    public func isHopByHop(bytes: UnsafeBufferPointer<UInt8>, connectionTokens: HeaderNameSet?) -> Bool {
+        hopByHopSet.contains(bytes: bytes) || (connectionTokens?.contains(bytes: bytes) ?? false)
+    }
+
+    /// The field names listed in `Connection` header values (`close`, `keep-alive` and
+    /// `upgrade` included: they name hop-by-hop fields too). Nil when there are none, the
+    /// common case, so no set is built.
+    public static func connectionTokens<S: Sequence>(_ values: S) -> HeaderNameSet? where S.Element == String {
+        var tokens: [String] = []
+        for value in values {
+            for token in value.split(separator: ",") {
+                let trimmed = token.trimmingSpaces()
+                if !trimmed.isEmpty { tokens.append(trimmed) }
+            }
+        }
+        return tokens.isEmpty ? nil : HeaderNameSet(tokens)
+    }
+
+    /// `X-Forwarded-For` after this hop: the client's value (if any) with the peer address
+    /// appended, as every proxy in a chain does.
+    public static func appendingForwardedFor(_ existing: [String], peer: String) -> String {
+        let prior = existing.map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        return (prior + [peer]).joined(separator: ", ")
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,190 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// A small upstream for trials and tests: answers every request with the request it received
+/// (method, target, headers, body size) as JSON, which shows exactly what the gateway
+/// injected and stripped. A few paths under `/.echo/` help test the proxy itself:
+///
+/// - `/.echo/download?bytes=N` streams N bytes (with backpressure),
+/// - `/.echo/slow?ms=N` waits N ms before answering,
+/// - `/.echo/ws` is a WebSocket echo.
+///
+/// A development tool: it trusts and shows everything it is sent.
+public final class EchoUpstream: Sendable {
+    public let localAddress: SocketAddress
+    private let channel: Channel
+
+    private init(channel: Channel) {
+        self.channel = channel
+        self.localAddress = channel.localAddress!
+    }
+
+    public var port: Int { localAddress.port ?? 0 }
+
+    public static func start(host: String = "127.0.0.1", port: Int, group: EventLoopGroup) async throws -> EchoUpstream {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let upgrader = NIOWebSocketServerUpgrader(
+                    shouldUpgrade: { channel, head in
+                        channel.eventLoop.makeSucceededFuture(head.uri.hasPrefix("/.echo/ws") ? HTTPHeaders() : nil)
+                    },
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(WebSocketEchoHandler())
+                        }
+                    })
+                return channel.eventLoop.makeCompletedFuture {
+                    let handler = EchoHandler()
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return EchoUpstream(channel: channel)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Serves one echo connection.
+final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+    /// Bytes still to send for a download, written while the channel is writable.
+    private var downloadRemaining = 0
+    private var downloadKeepAlive = true
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            bodyBytes = 0
+        case .body(let buffer):
+            bodyBytes += buffer.readableBytes
+        case .end:
+            guard let head else { return }
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let (path, query) = Self.split(head.uri)
+        switch path {
+        case "/.echo/download":
+            let count = Int(Self.parameter("bytes", in: query) ?? "") ?? 0
+            let headers = HTTPHeaders([("Content-Type", "application/octet-stream"), ("Content-Length", String(count))])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            downloadRemaining = count
+            downloadKeepAlive = head.isKeepAlive
+            pump(context: context)
+        case "/.echo/slow":
+            let millis = Int64(Self.parameter("ms", in: query) ?? "") ?? 1000
+            let bodyBytes = self.bodyBytes
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(millis)) {
+                self.writeEcho(head: head, bodyBytes: bodyBytes, context: context)
+            }
+        default:
+            writeEcho(head: head, bodyBytes: bodyBytes, context: context)
+        }
+    }
+
+    private func writeEcho(head: HTTPRequestHead, bodyBytes: Int, context: ChannelHandlerContext) {
+        var json = "{\"method\":\"\(head.method.rawValue)\",\"uri\":\(Self.quote(head.uri)),\"bodyBytes\":\(bodyBytes),\"headers\":["
+        json += head.headers.map { "[\(Self.quote($0.name)),\(Self.quote($0.value))]" }.joined(separator: ",")
+        json += "]}\n"
+        let body = context.channel.allocator.buffer(string: json)
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.readableBytes))])
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+        if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    private static let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+
+    /// Writes download chunks until the channel pushes back or the download is done.
+    private func pump(context: ChannelHandlerContext) {
+        while downloadRemaining > 0 && context.channel.isWritable {
+            let size = min(downloadRemaining, Self.chunk.readableBytes)
+            downloadRemaining -= size
+            context.write(wrapOutboundOut(.body(.byteBuffer(Self.chunk.getSlice(at: 0, length: size)!))), promise: nil)
+            if downloadRemaining == 0 {
+                let keepAlive = downloadKeepAlive
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                    if !keepAlive { context.close(promise: nil) }
+                }
+                return
+            }
+        }
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && downloadRemaining > 0 { pump(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    static func split(_ uri: String) -> (Substring, Substring) {
+        guard let mark = uri.firstIndex(of: "?") else { return (Substring(uri), "") }
+        return (uri[..<mark], uri[uri.index(after: mark)...])
+    }
+
+    static func parameter(_ name: String, in query: Substring) -> String? {
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.first == Substring(name) { return parts.count > 1 ? String(parts[1]) : "" }
+        }
+        return nil
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Echoes WebSocket text and binary frames, answers pings, and closes when asked.
+final class WebSocketEchoHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary, .continuation:
+            let reply = WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)))
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        default:
+            break
+        }
+    }
+}

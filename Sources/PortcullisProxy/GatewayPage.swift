@@ -1,0 +1,85 @@
+import NIOCore
+import NIOHTTP1
+
+/// A response the gateway writes itself (errors, health): an HTML page for browsers, JSON for
+/// API clients, never a stack trace or unescaped input.
+struct GatewayPage {
+    var status: HTTPResponseStatus
+    var title: String
+    var message: String
+
+    static func notFound() -> GatewayPage {
+        GatewayPage(status: .notFound, title: "Not found", message: "No application is published at this address.")
+    }
+    static func badRequest(_ reason: String) -> GatewayPage {
+        GatewayPage(status: .badRequest, title: "Bad request", message: "The request was refused: \(reason).")
+    }
+    static func headersTooLarge() -> GatewayPage {
+        GatewayPage(
+            status: .requestHeaderFieldsTooLarge, title: "Request headers too large",
+            message: "The request headers are too large. Clearing this site's cookies usually fixes this.")
+    }
+    static func badGateway() -> GatewayPage {
+        GatewayPage(
+            status: .badGateway, title: "Application unavailable",
+            message: "The application behind this gateway could not be reached. Please try again shortly.")
+    }
+    static func gatewayTimeout() -> GatewayPage {
+        GatewayPage(
+            status: .gatewayTimeout, title: "Application timed out",
+            message: "The application behind this gateway did not answer in time. Please try again shortly.")
+    }
+
+    /// Renders for a client that sent `accept`; JSON when it prefers JSON over HTML.
+    func render(accept: String?, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
+        if let accept, accept.contains("json") && !accept.contains("text/html") {
+            let json = "{\"status\":\(status.code),\"error\":\"\(Self.jsonEscaped(title))\",\"message\":\"\(Self.jsonEscaped(message))\"}\n"
+            return ("application/json", allocator.buffer(string: json))
+        }
+        let html = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(Self.htmlEscaped(title))</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
+            h1{font-size:1.4rem}p.code{color:#777;font-size:.9rem}</style></head>
+            <body><h1>\(Self.htmlEscaped(title))</h1><p>\(Self.htmlEscaped(message))</p>
+            <p class="code">\(status.code) · Portcullis</p></body></html>
+
+            """
+        return ("text/html; charset=utf-8", allocator.buffer(string: html))
+    }
+
+    static func htmlEscaped(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar == "<" || scalar == ">" || scalar == "&":
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

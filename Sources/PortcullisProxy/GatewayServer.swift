@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PortcullisCore
+
+/// The listening gateway: accepts client connections and gives each the data-plane pipeline.
+public final class GatewayServer: Sendable {
+    public let localAddress: SocketAddress
+    private let channel: Channel
+    private let pools: UpstreamPools
+
+    private init(channel: Channel, pools: UpstreamPools) {
+        self.channel = channel
+        self.localAddress = channel.localAddress!
+        self.pools = pools
+    }
+
+    /// Binds `runtime.config.listen` and starts serving on `group`'s event loops.
+    public static func start(
+        runtime: GatewayRuntime,
+        group: EventLoopGroup,
+        threadPool: NIOThreadPool = .singleton,
+        logger: Logger
+    ) async throws -> GatewayServer {
+        let config = runtime.config
+        let pools = UpstreamPools(
+            group: group, maxIdlePerUpstream: config.upstreamPool.maxIdlePerUpstream,
+            idleTimeout: .fromSeconds(config.upstreamPool.idleTimeout))
+        let endpoints = GatewayEndpoints(runtime: runtime, threadPool: threadPool)
+        let accessLog = config.logging.accessLog ? AccessLog(logger: Logger(label: "portcullis.access")) : nil
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes
+        let limits = decoderLimits
+        let idleTimeout = TimeAmount.fromSeconds(config.limits.clientIdleTimeout)
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try pipeline.configureHTTPServerPipeline(
+                        position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
+                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits)
+                    try pipeline.addHandler(GatewayProtocolErrorHandler())
+                    try pipeline.addHandler(
+                        ClientConnectionHandler(
+                            runtime: runtime, pool: pools.pool(for: channel.eventLoop), endpoints: endpoints,
+                            accessLog: accessLog, logger: logger))
+                }
+            }
+        let channel = try await bootstrap.bind(host: config.listen.address, port: config.listen.port).get()
+        return GatewayServer(channel: channel, pools: pools)
+    }
+
+    /// Stops accepting and closes pooled upstream connections.
+    public func close() async {
+        try? await channel.close()
+        try? await pools.closeAll()?.get()
+    }
+}

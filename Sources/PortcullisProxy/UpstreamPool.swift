@@ -1,0 +1,126 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections to upstreams for one event loop.
+///
+/// Every exchange runs on its client connection's loop and takes upstream connections from
+/// that loop's pool, so reuse needs no lock and no thread hop (see DESIGN.md, data plane).
+final class UpstreamPool {
+    let eventLoop: EventLoop
+    private let maxIdlePerUpstream: Int
+    private let idleTimeout: TimeAmount
+    private var idle: [UpstreamKey: [UpstreamConnection]] = [:]
+    private var sweeper: RepeatedTask?
+
+    init(eventLoop: EventLoop, maxIdlePerUpstream: Int, idleTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerUpstream = maxIdlePerUpstream
+        self.idleTimeout = idleTimeout
+    }
+
+    /// An idle open connection to `key`, most recently used first (likeliest still open).
+    func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
+        eventLoop.assertInEventLoop()
+        while let connection = idle[key]?.popLast() {
+            if !connection.isClosed { return connection }
+        }
+        return nil
+    }
+
+    /// Returns a connection after a complete exchange; closes it when the pool is full.
+    func park(_ connection: UpstreamConnection) {
+        eventLoop.assertInEventLoop()
+        guard !connection.isClosed else { return }
+        connection.delegate = nil
+        connection.idleSince = .now()
+        var list = idle[connection.key, default: []]
+        list.removeAll { $0.isClosed }
+        guard list.count < maxIdlePerUpstream else {
+            connection.close()
+            return
+        }
+        list.append(connection)
+        idle[connection.key] = list
+        startSweeperIfNeeded()
+    }
+
+    /// Opens a new connection on this loop.
+    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
+                }
+            }
+        let connected = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: key.host, port: key.port)
+        return connected.flatMapThrowing { channel in
+            try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+        }
+    }
+
+    /// Closes idle connections older than the idle timeout.
+    private func startSweeperIfNeeded() {
+        guard sweeper == nil else { return }
+        let interval = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 2, 100_000_000))
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        sweeper = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            loopBoundSelf.value.sweep()
+        }
+    }
+
+    private func sweep() {
+        let cutoff = NIODeadline.now() - idleTimeout
+        for (key, list) in idle {
+            var keep: [UpstreamConnection] = []
+            for connection in list {
+                if connection.isClosed { continue }
+                if connection.idleSince < cutoff { connection.close() } else { keep.append(connection) }
+            }
+            idle[key] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    func closeAll() {
+        sweeper?.cancel()
+        sweeper = nil
+        for list in idle.values { list.forEach { $0.close() } }
+        idle = [:]
+    }
+
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+}
+
+/// The pools of every event loop in the group, looked up by the loop serving a connection.
+/// Each pool is touched only on its own loop.
+final class UpstreamPools: @unchecked Sendable {
+    private let pools: [ObjectIdentifier: UpstreamPool]
+
+    init(group: EventLoopGroup, maxIdlePerUpstream: Int, idleTimeout: TimeAmount) {
+        var pools: [ObjectIdentifier: UpstreamPool] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = UpstreamPool(
+                eventLoop: loop, maxIdlePerUpstream: maxIdlePerUpstream, idleTimeout: idleTimeout)
+        }
+        self.pools = pools
+    }
+
+    func pool(for loop: EventLoop) -> UpstreamPool {
+        guard let pool = pools[ObjectIdentifier(loop)] else {
+            preconditionFailure("event loop outside the gateway's group")
+        }
+        return pool
+    }
+
+    func closeAll() -> EventLoopFuture<Void>? {
+        let futures = pools.values.map { pool in
+            let bound = NIOLoopBound(pool, eventLoop: pool.eventLoop)
+            return pool.eventLoop.submit { bound.value.closeAll() }
+        }
+        guard let first = futures.first else { return nil }
+        return EventLoopFuture.andAllSucceed(futures, on: first.eventLoop)
+    }
+}
