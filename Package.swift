@@ -39,6 +39,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -54,8 +55,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisCoreTests",
-            dependencies: ["PortcullisCore"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["PortcullisCore"]
         ),
         .testTarget(
             name: "PortcullisProxyTests",

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -9,26 +10,36 @@ import NIOWebSocket
 ///
 /// - `/.echo/download?bytes=N` streams N bytes (with backpressure),
 /// - `/.echo/slow?ms=N` waits N ms before answering,
-/// - `/.echo/ws` is a WebSocket echo.
+/// - `/.echo/ws` is a WebSocket echo,
+/// - `?respond-header=Name:Value` (repeatable, any path) adds that header to the response.
 ///
 /// A development tool: it trusts and shows everything it is sent.
 public final class EchoUpstream: Sendable {
     public let localAddress: SocketAddress
     private let channel: Channel
+    let counters: ConnectionCounters
 
-    private init(channel: Channel) {
+    private init(channel: Channel, counters: ConnectionCounters) {
         self.channel = channel
         self.localAddress = channel.localAddress!
+        self.counters = counters
     }
+
+    /// Connections accepted since start (a pooling proxy in front keeps this low).
+    public var acceptedConnections: Int { counters.accepted.withLockedValue { $0 } }
+    /// Connections open now.
+    public var openConnections: Int { counters.open.withLockedValue { $0 } }
 
     public var port: Int { localAddress.port ?? 0 }
 
     public static func start(host: String = "127.0.0.1", port: Int, group: EventLoopGroup) async throws -> EchoUpstream {
+        let counters = ConnectionCounters()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                counters.opened(channel)
                 let upgrader = NIOWebSocketServerUpgrader(
                     shouldUpgrade: { channel, head in
                         channel.eventLoop.makeSucceededFuture(head.uri.hasPrefix("/.echo/ws") ? HTTPHeaders() : nil)
@@ -40,17 +51,37 @@ public final class EchoUpstream: Sendable {
                     })
                 return channel.eventLoop.makeCompletedFuture {
                     let handler = EchoHandler()
+                    // After a WebSocket upgrade the HTTP handler must go too, or raw frames reach it.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                        withServerUpgrade: (
+                            upgraders: [upgrader],
+                            completionHandler: { context in
+                                if let handler = try? context.pipeline.syncOperations.handler(type: EchoHandler.self) {
+                                    context.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                                }
+                            }
+                        ))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        return EchoUpstream(channel: channel)
+        return EchoUpstream(channel: channel, counters: counters)
     }
 
     public func close() async {
         try? await channel.close()
+    }
+}
+
+/// Counts the echo's connections, for tests of pooling and cancellation.
+final class ConnectionCounters: Sendable {
+    let accepted = NIOLockedValueBox(0)
+    let open = NIOLockedValueBox(0)
+
+    func opened(_ channel: Channel) {
+        accepted.withLockedValue { $0 += 1 }
+        open.withLockedValue { $0 += 1 }
+        channel.closeFuture.whenComplete { _ in self.open.withLockedValue { $0 -= 1 } }
     }
 }
 
@@ -105,6 +136,12 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         json += "]}\n"
         let body = context.channel.allocator.buffer(string: json)
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.readableBytes))])
+        for pair in Self.split(head.uri).1.split(separator: "&") where pair.hasPrefix("respond-header=") {
+            let value = pair.dropFirst("respond-header=".count).removingPercentEncodingLite()
+            if let colon = value.firstIndex(of: ":") {
+                headers.add(name: String(value[..<colon]), value: String(value[value.index(after: colon)...]))
+            }
+        }
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
@@ -186,5 +223,23 @@ final class WebSocketEchoHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+}
+
+extension Substring {
+    /// Decodes `%XX` escapes (enough for test query parameters).
+    func removingPercentEncodingLite() -> String {
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -73,6 +73,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 exchange.requestComplete = true
                 sendUpstream(.end(trailers), exchange)
                 exchange.upstream?.flush()
+                startResponseClock(exchange)
             case .local(let head, let path, let route, let answer, let started):
                 state = .responding
                 deliver(answer, head: head, path: path, route: route, started: started, context: context)
@@ -200,7 +201,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         for part in exchange.pending { connection.write(part) }
         exchange.pending.removeAll()
         connection.flush()
-        armTimer(exchange, after: exchange.route.responseTimeout)
+        if exchange.requestComplete {
+            startResponseClock(exchange)
+        } else {
+            armTimer(exchange, after: exchange.route.idleTimeout)
+        }
         resumeClientReads()
     }
 
@@ -212,8 +217,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    /// One timer per exchange: before the response head it is the response timeout, after it
-    /// an idle timeout re-armed lazily from `lastActivity` (no timer work per body part).
+    /// The route's response timeout runs from the moment the whole request is upstream (a
+    /// slow upload is governed by the idle timeout instead, not cut off as "slow upstream").
+    private func startResponseClock(_ exchange: ProxyExchange) {
+        guard exchange.upstream != nil, exchange.responseStatus == nil, exchange.responseDeadline == nil else { return }
+        exchange.responseDeadline = .now() + exchange.route.responseTimeout
+        armTimer(exchange, after: exchange.route.responseTimeout)
+    }
+
+    /// One timer per exchange, re-armed lazily: it checks the response deadline (until the
+    /// response head) and the idle deadline from `lastActivity` (no timer work per body part).
     private func armTimer(_ exchange: ProxyExchange, after delay: TimeAmount) {
         exchange.timer?.cancel()
         guard let loop = context?.eventLoop else { return }
@@ -224,18 +237,26 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func timerFired(_ exchange: ProxyExchange) {
         guard case .proxying(let current) = state, current === exchange else { return }
-        if !exchange.responseHeadSent && exchange.responseStatus == nil {
+        let now = NIODeadline.now()
+        let awaitingHead = exchange.responseStatus == nil
+        if awaitingHead, let deadline = exchange.responseDeadline, now >= deadline {
             logger.warning("upstream response timeout", metadata: ["route": .string(exchange.route.config.name)])
             failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "response-timeout")
             return
         }
-        let idleFor = NIODeadline.now() - exchange.lastActivity
-        if idleFor < exchange.route.idleTimeout {
-            armTimer(exchange, after: exchange.route.idleTimeout - idleFor)
+        let idleDeadline = exchange.lastActivity + exchange.route.idleTimeout
+        if now >= idleDeadline {
+            logger.warning("exchange idle timeout", metadata: ["route": .string(exchange.route.config.name)])
+            if awaitingHead {
+                failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "idle-timeout")
+            } else {
+                abort(exchange, outcome: "idle-timeout")
+            }
             return
         }
-        logger.warning("exchange idle timeout", metadata: ["route": .string(exchange.route.config.name)])
-        abort(exchange, outcome: "idle-timeout")
+        var next = idleDeadline
+        if awaitingHead, let deadline = exchange.responseDeadline { next = min(next, deadline) }
+        armTimer(exchange, after: next - now)
     }
 
     /// Ends an exchange that can no longer produce a well-formed response: both connections close.
@@ -283,17 +304,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         let keepAlive = head.isKeepAlive
-        let status = writeLocal(answer, for: head, keepAlive: keepAlive)
+        let (status, bytes) = writeLocal(answer, for: head, keepAlive: keepAlive)
         accessLog?.record(
             .init(
                 method: head.method, path: path, route: route, status: status, peer: peer, started: started,
-                upstreamMillis: nil, bytesIn: 0, bytesOut: 0, outcome: "local"))
+                upstreamMillis: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"))
     }
 
-    /// Writes a complete local response; returns its status.
+    /// Writes a complete local response; returns its status and body size.
     @discardableResult
-    private func writeLocal(_ answer: LocalAnswer, for head: HTTPRequestHead, keepAlive: Bool) -> UInt {
-        guard let context else { return 0 }
+    private func writeLocal(_ answer: LocalAnswer, for head: HTTPRequestHead, keepAlive: Bool) -> (UInt, Int) {
+        guard let context else { return (0, 0) }
         let response: LocalResponse
         switch answer {
         case .page(let page):
@@ -316,7 +337,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         finishResponse(keepAlive: keepAlive, written: written)
-        return response.status.code
+        return (response.status.code, response.body.utf8.count)
     }
 
     /// After a response's end: close, or go back to reading the next request.
@@ -420,6 +441,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             if connection.hasServedRequests && exchange.isRetryable && exchange.attempts < 3 {
                 // A pooled connection the upstream had closed while idle: try a fresh one.
                 exchange.pending.removeAll()
+                exchange.responseDeadline = nil
                 if exchange.requestComplete { exchange.pending.append(.end(nil)) }
                 acquireUpstream(for: exchange, reuse: false)
                 return

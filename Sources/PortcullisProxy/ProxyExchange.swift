@@ -25,6 +25,8 @@ final class ProxyExchange {
     var upstreamHeadAt: NIODeadline?
     var lastActivity: NIODeadline
     var timer: Scheduled<Void>?
+    /// When the response head is due: set once the whole request is upstream.
+    var responseDeadline: NIODeadline?
     var attempts = 0
 
     init(clientHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteTarget, isUpgrade: Bool) {

@@ -6,7 +6,8 @@ import NIOPosix
 ///
 /// Every exchange runs on its client connection's loop and takes upstream connections from
 /// that loop's pool, so reuse needs no lock and no thread hop (see DESIGN.md, data plane).
-final class UpstreamPool {
+/// Sendable only so it can be handed to its own loop: every method asserts it runs there.
+final class UpstreamPool: @unchecked Sendable {
     let eventLoop: EventLoop
     private let maxIdlePerUpstream: Int
     private let idleTimeout: TimeAmount
@@ -66,13 +67,13 @@ final class UpstreamPool {
     private func startSweeperIfNeeded() {
         guard sweeper == nil else { return }
         let interval = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 2, 100_000_000))
-        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
-        sweeper = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            loopBoundSelf.value.sweep()
+        sweeper = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.sweep()
         }
     }
 
     private func sweep() {
+        eventLoop.assertInEventLoop()
         let cutoff = NIODeadline.now() - idleTimeout
         for (key, list) in idle {
             var keep: [UpstreamConnection] = []
@@ -85,6 +86,7 @@ final class UpstreamPool {
     }
 
     func closeAll() {
+        eventLoop.assertInEventLoop()
         sweeper?.cancel()
         sweeper = nil
         for list in idle.values { list.forEach { $0.close() } }
@@ -116,10 +118,7 @@ final class UpstreamPools: @unchecked Sendable {
     }
 
     func closeAll() -> EventLoopFuture<Void>? {
-        let futures = pools.values.map { pool in
-            let bound = NIOLoopBound(pool, eventLoop: pool.eventLoop)
-            return pool.eventLoop.submit { bound.value.closeAll() }
-        }
+        let futures = pools.values.map { pool in pool.eventLoop.submit { pool.closeAll() } }
         guard let first = futures.first else { return nil }
         return EventLoopFuture.andAllSucceed(futures, on: first.eventLoop)
     }

@@ -106,13 +106,19 @@ public struct ConfigObjectReader {
     }
 
     public func stringArray(_ key: String) -> [String] {
+        stringArrayWithIndices(key).map(\.value)
+    }
+
+    /// The strings of an array with their positions in the file, so later checks can name
+    /// the right element even when another element had the wrong type.
+    public func stringArrayWithIndices(_ key: String) -> [(index: Int, value: String)] {
         switch values[key] {
         case nil, .null?: return []
         case .array(let items)?:
-            var result: [String] = []
+            var result: [(index: Int, value: String)] = []
             for (index, item) in items.enumerated() {
                 if case .string(let value) = item {
-                    result.append(value)
+                    result.append((index, value))
                 } else {
                     issues.add("\(path(of: key))[\(index)]", "expected a string, found \(item.kindName)")
                 }
@@ -223,7 +229,7 @@ public struct ConfigObjectReader {
             failHere("give either \(fileKey) or \(envKey), not both")
             return nil
         case (let file?, nil):
-            let url = URL(fileURLWithPath: file, relativeTo: baseDirectory)
+            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : baseDirectory.appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: url.path),
                 let text = String(data: data, encoding: .utf8)
             else {

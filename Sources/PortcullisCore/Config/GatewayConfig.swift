@@ -62,7 +62,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
     /// Cross-route rules: a route must be reachable and unambiguous, and protected routes
     /// need a sign-in method (fail closed rather than serve them open).
     private mutating func validateRoutes(_ reader: ConfigObjectReader) {
-        if !reader.has("routes") {
+        if routes.isEmpty && !reader.issues.issues.contains(where: { $0.path.hasPrefix("routes") }) {
             reader.fail("routes", "at least one route is required")
         }
         var seenNames: [String: Int] = [:]
@@ -80,7 +80,8 @@ public struct GatewayConfig: ConfigSection, Sendable {
             } else {
                 seenMatches[match] = index
             }
-            if !route.isPublic && !hasSignIn {
+            let publicIsMalformed = reader.issues.issues.contains { $0.path == "\(path).public" }
+            if !route.isPublic && !hasSignIn && !publicIsMalformed {
                 reader.issues.add(
                     "\(path).public",
                     "the route is protected (public is false) but no sign-in method is configured; set \"public\": true or configure sign-in"

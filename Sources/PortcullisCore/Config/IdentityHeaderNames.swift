@@ -37,8 +37,9 @@ public struct IdentityHeaderNames: ConfigSection, Sendable {
         permissions = header("permissions", "X-Forwarded-Permissions")
         authMethod = header("authMethod", "X-Auth-Method")
         assertion = header("assertion", "X-Portcullis-Assertion")
-        alsoStrip = reader.stringArray("alsoStrip")
-        for (index, value) in alsoStrip.enumerated() where !HeaderName.isToken(value) {
+        let listed = reader.stringArrayWithIndices("alsoStrip")
+        alsoStrip = listed.map(\.value)
+        for (index, value) in listed where !HeaderName.isToken(value) {
             reader.issues.add("\(reader.path(of: "alsoStrip"))[\(index)]", "\"\(value)\" is not a valid header name")
         }
         let named = [

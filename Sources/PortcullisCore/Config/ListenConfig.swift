@@ -18,17 +18,14 @@ public struct LimitsConfig: ConfigSection, Sendable {
     public var maxHeaderBytes: Int
     /// Seconds a client connection may sit idle between requests before it is closed.
     public var clientIdleTimeout: Double
-    /// Seconds a client has to send a complete request head.
-    public var requestHeadTimeout: Double
 
     public static var fields: [ConfigField] {
-        [.value("maxHeaderBytes"), .value("clientIdleTimeout"), .value("requestHeadTimeout")]
+        [.value("maxHeaderBytes"), .value("clientIdleTimeout")]
     }
 
     public init(reading reader: ConfigObjectReader) {
         maxHeaderBytes = reader.int("maxHeaderBytes", default: 32 * 1024, in: 1024...(1024 * 1024))
         clientIdleTimeout = reader.seconds("clientIdleTimeout", default: 75, in: 1...86_400)
-        requestHeadTimeout = reader.seconds("requestHeadTimeout", default: 30, in: 1...3_600)
     }
 }
 

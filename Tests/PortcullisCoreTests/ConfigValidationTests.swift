@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+
+@testable import PortcullisCore
+
+/// Loads a config from a JSON string with a fixed environment.
+func loadConfig(_ json: String, environment: [String: String] = [:]) throws(ConfigError) -> GatewayConfig {
+    try GatewayConfig.load(
+        Data(json.utf8), baseDirectory: URL(fileURLWithPath: NSTemporaryDirectory()),
+        environment: { environment[$0] })
+}
+
+/// The problems a config has, as rendered lines.
+func issues(_ json: String) -> [String] {
+    do {
+        _ = try loadConfig(json)
+        return []
+    } catch {
+        return error.issues.map(\.description)
+    }
+}
+
+let minimalRoute = #"{ "upstream": "http://127.0.0.1:9001", "public": true }"#
+
+@Suite("Config validation")
+struct ConfigValidationTests {
+    @Test("a minimal config gets every default")
+    func defaults() throws {
+        let config = try loadConfig(#"{ "routes": [\#(minimalRoute)] }"#)
+        #expect(config.listen.address == "127.0.0.1")
+        #expect(config.listen.port == 8080)
+        #expect(config.publicURL.origin == "http://127.0.0.1:8080")
+        #expect(config.routes[0].pathPrefix == "/")
+        #expect(config.routes[0].name == "routes[0]")
+        #expect(config.routes[0].timeouts.connect == 5)
+        #expect(config.routes[0].timeouts.response == 60)
+        #expect(config.identityHeaders.user == "X-Forwarded-User")
+        #expect(config.identityHeaders.email == "X-Forwarded-Email")
+        #expect(config.identityHeaders.name == "X-Forwarded-Name")
+        #expect(config.identityHeaders.roles == "X-Forwarded-Roles")
+        #expect(config.identityHeaders.groups == "X-Forwarded-Groups")
+        #expect(config.identityHeaders.permissions == "X-Forwarded-Permissions")
+        #expect(config.identityHeaders.authMethod == "X-Auth-Method")
+        #expect(config.limits.maxHeaderBytes == 32 * 1024)
+        #expect(config.logging.format == "text")
+        #expect(config.entra == nil && config.session == nil && config.localUsers == nil && config.sso == nil)
+    }
+
+    @Test("the example in the issue: a non-http upstream names its field path")
+    func upstreamScheme() {
+        let json = #"""
+            { "routes": [ \#(minimalRoute), \#(minimalRoute.replacingOccurrences(of: "}", with: ", \"pathPrefix\": \"/b\" }")),
+              { "upstream": "ftp://x", "public": true, "pathPrefix": "/c" } ] }
+            """#
+        #expect(issues(json) == [#"routes[2].upstream: "ftp://x" is not an http(s) URL"#])
+    }
+
+    @Test(
+        "each kind of bad value is reported with its path and reason",
+        arguments: [
+            (#"{ "routes": [\#(minimalRoute)], "listen": { "port": 70000 } }"#, "listen.port: 70000 is not a whole number from 0 to 65535"),
+            (#"{ "routes": [\#(minimalRoute)], "listen": { "port": "80" } }"#, "listen.port: expected a number, found a string"),
+            (#"{ "routes": [\#(minimalRoute)], "listen": { "port": 80.5 } }"#, "listen.port: 80.5 is not a whole number from 0 to 65535"),
+            (#"{ "routes": [\#(minimalRoute)], "publicURL": "gopher://x" }"#, #"publicURL: "gopher://x" is not an http(s) URL"#),
+            (#"{ "routes": [\#(minimalRoute)], "publicURL": "https://gw.example/app" }"#, #"publicURL: "https://gw.example/app" must have no path (the gateway serves the whole origin)"#),
+            (#"{ "routes": [{ "upstream": "http://u:1", "public": "yes" }] }"#, "routes[0].public: expected true or false, found a string"),
+            (#"{ "routes": [{ "public": true }] }"#, "routes[0].upstream: is required"),
+            (#"{ "routes": [{ "upstream": "http://user:pw@u", "public": true }] }"#, #"routes[0].upstream: "http://user:pw@u" must not contain credentials"#),
+            (#"{ "routes": [{ "upstream": "http://u?x=1", "public": true }] }"#, #"routes[0].upstream: "http://u?x=1" must not have a query or fragment"#),
+            (#"{ "routes": [{ "upstream": "https://u", "public": true }] }"#, #"routes[0].upstream: "https://u": https upstreams are not supported yet; use http on a trusted network"#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "app" }] }"#, #"routes[0].pathPrefix: "app" must start with "/""#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "/a/../b" }] }"#, #"routes[0].pathPrefix: "/a/../b" must be a plain path (no query, dot segments or encoded separators)"#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "host": "https://x.org" }] }"#, #"routes[0].host: "https://x.org" is not a host name or *.domain pattern (no scheme, port or path)"#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "timeouts": { "connect": 0 } }] }"#, "routes[0].timeouts.connect: 0 seconds is outside 0.05…300"),
+            (#"{ "routes": [{ "upstream": "http://u" }] }"#, #"routes[0].public: the route is protected (public is false) but no sign-in method is configured; set "public": true or configure sign-in"#),
+            (#"{ "routes": [\#(minimalRoute)], "identityHeaders": { "user": "X User" } }"#, #"identityHeaders.user: "X User" is not a valid header name"#),
+            (#"{ "routes": [\#(minimalRoute)], "identityHeaders": { "email": "x_forwarded_user" } }"#, #"identityHeaders.email: "x_forwarded_user" is the same header as user"#),
+            (#"{ "routes": [\#(minimalRoute)], "identityHeaders": { "user": "Connection" } }"#, #"identityHeaders.user: "Connection" is reserved by HTTP and cannot carry identity"#),
+            (#"{ "routes": [\#(minimalRoute)], "identityHeaders": { "alsoStrip": ["ok", "b a d"] } }"#, #"identityHeaders.alsoStrip[1]: "b a d" is not a valid header name"#),
+            (#"{ "routes": [\#(minimalRoute)], "logging": { "format": "xml" } }"#, #"logging.format: "xml" is not one of "text", "json""#),
+            (#"{ "routes": [\#(minimalRoute)], "limits": { "maxHeaderBytes": 10 } }"#, "limits.maxHeaderBytes: 10 is not a whole number from 1024 to 1048576"),
+            (#"{ "routes": [\#(minimalRoute)], "upstreamPool": [] }"#, "upstreamPool: expected an object, found an array"),
+            (#"{ "routes": {} }"#, "routes: expected an array, found an object"),
+            (#"{ "routes": [42] }"#, "routes[0]: expected an object, found a number"),
+            (#"{ }"#, "routes: at least one route is required"),
+            (#"{ "routes": [] }"#, "routes: at least one route is required"),
+            (#"[1]"#, "the config must be a JSON object, found an array"),
+        ])
+    func badValue(json: String, expected: String) {
+        #expect(issues(json) == [expected])
+    }
+
+    @Test("array elements are named by their position in the file")
+    func arrayIndices() {
+        #expect(
+            issues(#"{ "routes": [\#(minimalRoute)], "identityHeaders": { "alsoStrip": ["ok", 3, "b a d"] } }"#) == [
+                "identityHeaders.alsoStrip[1]: expected a string, found a number",
+                #"identityHeaders.alsoStrip[2]: "b a d" is not a valid header name"#,
+            ])
+    }
+
+    @Test("unknown keys are errors, with a suggestion for near misses")
+    func unknownKeys() {
+        let found = issues(#"{ "routes": [{ "upstream": "http://u", "pubic": true }], "lisen": {}, "zzz": 1 }"#)
+        #expect(found.contains(#"lisen: unknown field (did you mean "listen"?)"#))
+        #expect(found.contains("zzz: unknown field"))
+        #expect(found.contains(#"routes[0].pubic: unknown field (did you mean "public"?)"#))
+    }
+
+    @Test("reserved sections accept no fields yet")
+    func reservedSections() {
+        #expect(
+            issues(#"{ "routes": [\#(minimalRoute)], "entra": { "tenant": "x" } }"#)
+                == ["entra.tenant: unknown field (this section is reserved and takes no fields in this version)"])
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "entra": {}, "session": null }"#).isEmpty)
+    }
+
+    @Test("every problem is reported at once")
+    func allErrorsAtOnce() {
+        let found = issues(
+            #"{ "listen": { "port": -1 }, "routes": [{ "upstream": "ftp://a", "public": true }, { "public": 1, "pathPrefix": "/b" }], "logging": { "level": "loud" } }"#)
+        #expect(found.count == 5, "\(found)")
+        #expect(found.contains { $0.hasPrefix("listen.port:") })
+        #expect(found.contains { $0.hasPrefix("routes[0].upstream:") })
+        #expect(found.contains { $0.hasPrefix("routes[1].upstream:") })
+        #expect(found.contains { $0.hasPrefix("routes[1].public:") })
+        #expect(found.contains { $0.hasPrefix("logging.level:") })
+    }
+
+    @Test("duplicate route names and unreachable duplicate matches are errors")
+    func duplicateRoutes() {
+        let found = issues(
+            #"{ "routes": [{ "name": "a", "upstream": "http://u", "public": true }, { "name": "a", "upstream": "http://v", "public": true }] }"#)
+        #expect(found.contains(#"routes[1].name: "a" is already the name of routes[0]"#))
+        #expect(found.contains("routes[1]: matches the same host and pathPrefix as routes[0], so it could never be chosen"))
+    }
+
+    @Test("malformed JSON is a clear error, not a crash")
+    func malformedJSON() {
+        let found = issues(#"{ "routes": [ "#)
+        #expect(found.count == 1)
+        #expect(found[0].hasPrefix("not valid JSON"))
+    }
+}
+
+/// A section with a secret, to test the `…File`/`…Env` mechanism later sections use.
+struct SecretHolder: ConfigSection {
+    static var fields: [ConfigField] { [.value("clientSecretFile"), .value("clientSecretEnv")] }
+    var secret: Secret?
+    init(reading reader: ConfigObjectReader) { secret = reader.secret("clientSecret") }
+}
+
+@Suite("Config secrets")
+struct ConfigSecretTests {
+    func read(_ object: [String: JSONValue], environment: [String: String] = [:], base: URL) -> (Secret?, [String]) {
+        let collector = ConfigIssueCollector()
+        let reader = ConfigObjectReader(
+            path: "entra", values: object, issues: collector, baseDirectory: base, environment: { environment[$0] })
+        let holder = SecretHolder(reading: reader)
+        return (holder.secret, collector.issues.map(\.description))
+    }
+
+    @Test("secrets come from a file or the environment and never print")
+    func sources() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pc-secret-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "s3cr3t\n".write(to: dir.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
+
+        let fromFile = read(["clientSecretFile": .string("secret.txt")], base: dir)
+        #expect(fromFile.0?.value == "s3cr3t")
+        #expect(fromFile.1.isEmpty)
+        #expect("\(fromFile.0!)" == "<secret>")
+
+        let fromEnv = read(["clientSecretEnv": .string("PC_SECRET")], environment: ["PC_SECRET": "abc"], base: dir)
+        #expect(fromEnv.0?.value == "abc")
+
+        #expect(read(["clientSecretEnv": .string("PC_MISSING")], base: dir).1 == ["entra.clientSecretEnv: environment variable PC_MISSING is not set or empty"])
+        #expect(read(["clientSecretFile": .string("nope.txt")], base: dir).1 == [#"entra.clientSecretFile: cannot read "nope.txt""#])
+        #expect(
+            read(["clientSecretFile": .string("secret.txt"), "clientSecretEnv": .string("X")], base: dir).1
+                == ["entra: give either clientSecretFile or clientSecretEnv, not both"])
+    }
+}
