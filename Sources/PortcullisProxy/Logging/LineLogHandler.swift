@@ -37,9 +37,7 @@ public struct LineLogHandler: LogHandler {
         sink.write(line, urgent: event.level >= .warning)
     }
 
-    static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-    }
+    static func timestamp() -> String { LogTimestamp.now() }
 
     static func text(label: String, level: Logger.Level, message: String, _ metadata: Logger.Metadata) -> String {
         var line = "\(timestamp()) \(level.rawValue.uppercased()) \(label): \(message)"
