@@ -341,14 +341,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// After a response's end: close, or go back to reading the next request.
-    private func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>) {
+    private func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?) {
         guard let context else { return }
         if keepAlive {
             state = .idle
             resumeClientReads()
         } else {
             state = .closed
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            if let written {
+                written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
         }
     }
 
@@ -407,7 +411,10 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 return
             }
             exchange.cancelTimer()
-            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            let keepClient = exchange.keepClientAlive && exchange.requestComplete
+            // A write promise only when the connection must close after the write.
+            let written = keepClient ? nil : context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: written)
             connection.delegate = nil
             if exchange.upstreamKeepAlive && exchange.requestComplete {
                 connection.hasServedRequests = true
@@ -417,7 +424,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             }
             exchange.upstream = nil
             log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied")
-            finishResponse(keepAlive: exchange.keepClientAlive && exchange.requestComplete, written: written)
+            finishResponse(keepAlive: keepClient, written: written?.futureResult)
         }
     }
 

@@ -35,14 +35,17 @@ final class UpstreamPool: @unchecked Sendable {
         guard !connection.isClosed else { return }
         connection.delegate = nil
         connection.idleSince = .now()
-        var list = idle[connection.key, default: []]
-        list.removeAll { $0.isClosed }
-        guard list.count < maxIdlePerUpstream else {
+        // Mutated in place: copying the list out of the dictionary would copy it per request.
+        let parked = { (list: inout [UpstreamConnection]) -> Bool in
+            list.removeAll { $0.isClosed }
+            guard list.count < self.maxIdlePerUpstream else { return false }
+            list.append(connection)
+            return true
+        }(&idle[connection.key, default: []])
+        guard parked else {
             connection.close()
             return
         }
-        list.append(connection)
-        idle[connection.key] = list
         startSweeperIfNeeded()
     }
 
