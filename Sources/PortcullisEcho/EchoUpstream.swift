@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import PortcullisCore
 
 /// A small upstream for trials and tests: answers every request with the request it received
 /// (method, target, headers, body size) as JSON, which shows exactly what the gateway
@@ -131,8 +132,8 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func writeEcho(head: HTTPRequestHead, bodyBytes: Int, context: ChannelHandlerContext) {
-        var json = "{\"method\":\"\(head.method.rawValue)\",\"uri\":\(Self.quote(head.uri)),\"bodyBytes\":\(bodyBytes),\"headers\":["
-        json += head.headers.map { "[\(Self.quote($0.name)),\(Self.quote($0.value))]" }.joined(separator: ",")
+        var json = "{\"method\":\"\(head.method.rawValue)\",\"uri\":\(JSONText.quoted(head.uri)),\"bodyBytes\":\(bodyBytes),\"headers\":["
+        json += head.headers.map { "[\(JSONText.quoted($0.name)),\(JSONText.quoted($0.value))]" }.joined(separator: ",")
         json += "]}\n"
         let body = context.channel.allocator.buffer(string: json)
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.readableBytes))])
@@ -188,20 +189,6 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         return nil
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// Echoes WebSocket text and binary frames, answers pings, and closes when asked.

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 
 /// A response the gateway writes itself (errors, health): an HTML page for browsers, JSON for
 /// API clients, never a stack trace or unescaped input.
@@ -33,7 +34,7 @@ struct GatewayPage {
     /// Renders for a client that sent `accept`; JSON when it prefers JSON over HTML.
     func render(accept: String?, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
         if let accept, accept.contains("json") && !accept.contains("text/html") {
-            let json = "{\"status\":\(status.code),\"error\":\"\(Self.jsonEscaped(title))\",\"message\":\"\(Self.jsonEscaped(message))\"}\n"
+            let json = "{\"status\":\(status.code),\"error\":\"\(JSONText.escaped(title, htmlSafe: true))\",\"message\":\"\(JSONText.escaped(message, htmlSafe: true))\"}\n"
             return ("application/json", allocator.buffer(string: json))
         }
         let html = """
@@ -65,21 +66,4 @@ struct GatewayPage {
         return out
     }
 
-    static func jsonEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar == "<" || scalar == ">" || scalar == "&":
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import PortcullisCore
 
 /// A swift-log handler that writes one line per event to standard output, as readable text
 /// or as a JSON object (for log shippers). Lines are buffered and written in batches, so the
@@ -46,8 +47,8 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func json(label: String, level: Logger.Level, message: String, _ metadata: Logger.Metadata) -> String {
-        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":\"\(escape(label))\",\"msg\":\"\(escape(message))\""
-        for key in metadata.keys.sorted() { line += ",\"\(escape(key))\":\(jsonValue(metadata[key]!))" }
+        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":\"\(JSONText.escaped(label))\",\"msg\":\"\(JSONText.escaped(message))\""
+        for key in metadata.keys.sorted() { line += ",\"\(JSONText.escaped(key))\":\(jsonValue(metadata[key]!))" }
         return line + "}\n"
     }
 
@@ -55,32 +56,14 @@ public struct LineLogHandler: LogHandler {
         switch value {
         case .string(let text):
             if let number = Int(text), String(number) == text { return text }
-            return "\"\(escape(text))\""
-        case .stringConvertible(let convertible): return "\"\(escape(convertible.description))\""
+            return "\"\(JSONText.escaped(text))\""
+        case .stringConvertible(let convertible): return "\"\(JSONText.escaped(convertible.description))\""
         case .array(let items): return "[" + items.map(jsonValue).joined(separator: ",") + "]"
         case .dictionary(let dict):
-            return "{" + dict.keys.sorted().map { "\"\(escape($0))\":\(jsonValue(dict[$0]!))" }.joined(separator: ",") + "}"
+            return "{" + dict.keys.sorted().map { "\"\(JSONText.escaped($0))\":\(jsonValue(dict[$0]!))" }.joined(separator: ",") + "}"
         }
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }
 
 /// Where log lines go: an in-memory buffer flushed to a file descriptor when it grows, when
