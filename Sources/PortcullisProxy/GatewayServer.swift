@@ -16,11 +16,13 @@ public final class GatewayServer: Sendable {
         self.pools = pools
     }
 
-    /// Binds `runtime.config.listen` and starts serving on `group`'s event loops.
+    /// Binds `runtime.config.listen` and starts serving on `group`'s event loops; access-log
+    /// lines go to `accessLogSink`.
     public static func start(
         runtime: GatewayRuntime,
         group: EventLoopGroup,
         threadPool: NIOThreadPool = .singleton,
+        accessLogSink: LineSink = .standardOutput,
         logger: Logger
     ) async throws -> GatewayServer {
         let config = runtime.config
@@ -28,7 +30,9 @@ public final class GatewayServer: Sendable {
             group: group, maxIdlePerUpstream: config.upstreamPool.maxIdlePerUpstream,
             idleTimeout: .fromSeconds(config.upstreamPool.idleTimeout))
         let endpoints = GatewayEndpoints(runtime: runtime, threadPool: threadPool)
-        let accessLog = config.logging.accessLog ? AccessLog(logger: Logger(label: "portcullis.access")) : nil
+        let accessLog =
+            config.logging.accessLog
+            ? AccessLog(format: LineLogHandler.Format(rawValue: config.logging.format) ?? .text, sink: accessLogSink) : nil
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes

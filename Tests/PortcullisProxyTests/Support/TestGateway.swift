@@ -14,19 +14,21 @@ struct TestGateway {
 
     /// Starts both; `routes` is the JSON of the routes array with `ECHO` standing for the
     /// echo upstream's URL.
-    static func start(routes: String = #"[{ "name": "app", "upstream": "ECHO", "public": true }]"#, extra: String = "")
-        async throws -> TestGateway
-    {
+    static func start(
+        routes: String = #"[{ "name": "app", "upstream": "ECHO", "public": true }]"#, extra: String = "",
+        logging: String = #"{ "accessLog": false }"#, accessLogSink: LineSink = .standardOutput
+    ) async throws -> TestGateway {
         let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
         let json = """
-            { "listen": { "port": 0 }, "logging": { "accessLog": false },
+            { "listen": { "port": 0 }, "logging": \(logging),
               "routes": \(routes.replacingOccurrences(of: "ECHO", with: "http://127.0.0.1:\(echo.port)"))\(extra) }
             """
         let config = try GatewayConfig.load(Data(json.utf8))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let server = try await GatewayServer.start(
-            runtime: GatewayRuntime(config: config), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            runtime: GatewayRuntime(config: config), group: MultiThreadedEventLoopGroup.singleton,
+            accessLogSink: accessLogSink, logger: logger)
         return TestGateway(echo: echo, server: server)
     }
 
