@@ -158,6 +158,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         let route = runtime.routes[index]
+        if Self.expectsContinue(head) {
+            // Upstream 1xx answers are not relayed, so the gateway itself invites the body
+            // (as nginx does) instead of leaving the client to wait out its expect timeout.
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
         let built = UpstreamRequest.build(
             from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer)
         let exchange = ProxyExchange(clientHead: head, upstreamHead: built.head, route: route, isUpgrade: built.isUpgrade)
@@ -201,11 +206,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         for part in exchange.pending { connection.write(part) }
         exchange.pending.removeAll()
         connection.flush()
-        if exchange.requestComplete {
-            startResponseClock(exchange)
-        } else {
-            armTimer(exchange, after: exchange.route.idleTimeout)
-        }
+        // One timer per exchange, armed here at the earlier of the two limits; it re-arms
+        // itself lazily when it fires, so no timer work happens per part or per phase.
+        armTimer(exchange, after: min(exchange.route.idleTimeout, exchange.route.responseTimeout))
+        if exchange.requestComplete { startResponseClock(exchange) }
         resumeClientReads()
     }
 
@@ -221,12 +225,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// slow upload is governed by the idle timeout instead, not cut off as "slow upstream").
     private func startResponseClock(_ exchange: ProxyExchange) {
         guard exchange.upstream != nil, exchange.responseStatus == nil, exchange.responseDeadline == nil else { return }
+        // The armed timer fires no later than this deadline (it was armed at most one
+        // response timeout ago), so setting the deadline is enough.
         exchange.responseDeadline = .now() + exchange.route.responseTimeout
-        armTimer(exchange, after: exchange.route.responseTimeout)
     }
 
-    /// One timer per exchange, re-armed lazily: it checks the response deadline (until the
-    /// response head) and the idle deadline from `lastActivity` (no timer work per body part).
+    /// Arms the exchange's single timer. When it fires it checks the response deadline
+    /// (until the response head) and the idle deadline from `lastActivity`, and re-arms for
+    /// whichever comes next.
     private func armTimer(_ exchange: ProxyExchange, after delay: TimeAmount) {
         exchange.timer?.cancel()
         guard let loop = context?.eventLoop else { return }
@@ -369,6 +375,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 outcome: outcome))
     }
 
+    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        head.version.minor >= 1 && head.headers["expect"].contains { $0.lowercased().contains("100-continue") }
+    }
+
     static func pathOnly(_ uri: String) -> Substring {
         uri.firstIndex(of: "?").map { uri[..<$0] } ?? Substring(uri)
     }
@@ -392,7 +402,6 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 if exchange.clientHead.version.minor == 0 && !framed && head.status.mayHaveResponseBody {
                     exchange.keepClientAlive = false
                 }
-                armTimer(exchange, after: exchange.route.idleTimeout)
             } else {
                 exchange.cancelTimer()
             }

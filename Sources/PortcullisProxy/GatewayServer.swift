@@ -50,7 +50,8 @@ public final class GatewayServer: Sendable {
                     try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try pipeline.configureHTTPServerPipeline(
                         position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
-                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
+                        // Forwarded fields were validated by the parser on the way in.
+                        withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
                     try pipeline.addHandler(GatewayProtocolErrorHandler())
                     try pipeline.addHandler(

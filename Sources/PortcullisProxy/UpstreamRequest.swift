@@ -33,6 +33,9 @@ enum UpstreamRequest {
                 clientHost = value
             } else if name.utf8.count == 15, name.lowercased() == "x-forwarded-for" {
                 forwardedFor.append(value)
+            } else if name.utf8.count == 6, name.lowercased() == "expect" {
+                // Answered by the gateway (100 Continue); the upstream gets the body directly.
+                continue
             } else if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
                 headers.add(name: name, value: value)
             }
@@ -54,8 +57,7 @@ enum UpstreamRequest {
 
         var uri = String(route.upstreamPath(for: path))
         if let query { uri += "?" + query }
-        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
-        upstreamHead.headers = headers
+        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
         return Built(head: upstreamHead, isUpgrade: isUpgrade)
     }
 

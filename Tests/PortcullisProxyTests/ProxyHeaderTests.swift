@@ -75,6 +75,22 @@ struct ProxyHeaderTests {
         await client.close()
     }
 
+    @Test("Expect: 100-continue is answered by the gateway, and the body then flows upstream")
+    func expectContinue() async throws {
+        let gateway = try await TestGateway.start()
+        defer { Task { await gateway.stop() } }
+        let socket = try BlockingSocket(port: gateway.port)
+        defer { socket.close() }
+        try socket.send(Array("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n".utf8))
+        let interim = String(decoding: try socket.receive(until: { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }), as: UTF8.self)
+        #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+        try socket.send(Array("hello".utf8))
+        let final = String(decoding: try socket.receive(until: { String(decoding: $0, as: UTF8.self).contains("}") }), as: UTF8.self)
+        #expect(final.contains("HTTP/1.1 200"))
+        #expect(final.contains(#""bodyBytes":5"#))
+        #expect(!final.lowercased().contains(#"["expect""#), "Expect must not be forwarded")
+    }
+
     @Test("stripPrefix and an upstream base path rewrite the forwarded path")
     func pathRewrite() async throws {
         let gateway = try await TestGateway.start(
