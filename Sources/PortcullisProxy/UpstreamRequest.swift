@@ -21,7 +21,7 @@ enum UpstreamRequest {
         let connectionValues = head.headers["connection"]
         let connectionTokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
         let upgradeValue = head.headers.first(name: "upgrade")
-        let isUpgrade = upgradeValue != nil && (connectionTokens?.contains("upgrade") ?? false)
+        let isUpgrade = upgradeValue != nil && HeaderRules.connectionRequestsUpgrade(connectionValues)
         let isChunked = head.headers.contains(name: "transfer-encoding")
 
         var headers = HTTPHeaders()

@@ -47,6 +47,10 @@ struct HeaderRulesTests {
         #expect(rules.stripsFromResponse("x-secret", connectionTokens: tokens))
         #expect(!rules.stripsFromRequest("X-Kept", connectionTokens: tokens))
         #expect(HeaderRules.connectionTokens(["", " , "]) == nil)
+        #expect(HeaderRules.connectionTokens(["keep-alive"]) == nil)
+        #expect(HeaderRules.connectionRequestsUpgrade(["Upgrade"]))
+        #expect(HeaderRules.connectionRequestsUpgrade(["keep-alive, Upgrade"]))
+        #expect(!HeaderRules.connectionRequestsUpgrade(["keep-alive", "close"]))
     }
 
     @Test("X-Forwarded-For gains this hop")

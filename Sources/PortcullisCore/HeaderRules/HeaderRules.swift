@@ -47,6 +47,8 @@ public struct HeaderRules: Sendable {
     public static func connectionTokens<S: Sequence>(_ values: S) -> HeaderNameSet? where S.Element == String {
         var tokens: [String] = []
         for value in values {
+            // The everyday values name nothing beyond the fixed hop-by-hop set.
+            if value.utf8.count <= 10, ["keep-alive", "close", "upgrade"].contains(value.lowercased()) { continue }
             for token in value.split(separator: ",") {
                 let trimmed = token.trimmingSpaces()
                 if !trimmed.isEmpty { tokens.append(trimmed) }
@@ -55,9 +57,17 @@ public struct HeaderRules: Sendable {
         return tokens.isEmpty ? nil : HeaderNameSet(tokens)
     }
 
+    /// Whether `Connection` values carry the `upgrade` token (a protocol switch request).
+    public static func connectionRequestsUpgrade<S: Sequence>(_ values: S) -> Bool where S.Element == String {
+        values.contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == "upgrade" }
+        }
+    }
+
     /// `X-Forwarded-For` after this hop: the client's value (if any) with the peer address
     /// appended, as every proxy in a chain does.
     public static func appendingForwardedFor(_ existing: [String], peer: String) -> String {
+        if existing.isEmpty { return peer }
         let prior = existing.map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         return (prior + [peer]).joined(separator: ", ")
     }

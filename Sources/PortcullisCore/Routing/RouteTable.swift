@@ -28,7 +28,7 @@ public struct RouteTable: Sendable {
 
     /// The index of the route for `host` (a `Host` header value, port allowed) and `path`.
     public func match(host: String?, path: Substring) -> Int? {
-        if let host = host.map(Self.hostName) {
+        if !exact.isEmpty || !wildcard.isEmpty, let host = host.map(Self.hostName) {
             if let candidates = exact[host], let found = firstMatch(candidates, path) { return found }
             if let dot = host.firstIndex(of: "."),
                 let candidates = wildcard[String(host[host.index(after: dot)...])],
