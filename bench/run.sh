@@ -48,17 +48,9 @@ die() { log "ERROR: $*"; exit 1; }
 for c in curl timeout python3; do command -v "$c" >/dev/null || die "missing command: $c"; done
 
 # ------------------------------------------------------------------ build
-if [[ -n ${PORTCULLIS_BIN:-} ]]; then
-    BIN=$PORTCULLIS_BIN
-elif [[ $SKIP_BUILD == 1 ]]; then
-    BIN=$SCRATCH/release/portcullis
-else
-    log "building release binary (scratch path $SCRATCH)"
-    swift build -c release --product portcullis --scratch-path "$SCRATCH" >&2
-    BIN=$SCRATCH/release/portcullis
-fi
-[[ -x $BIN ]] || die "no portcullis binary at $BIN"
-BIN=$(cd -- "$(dirname -- "$BIN")" && pwd)/$(basename -- "$BIN")
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+resolve_portcullis_binary
 
 # ------------------------------------------------------------------ config
 TMP=$(mktemp -d /tmp/portcullis-bench.XXXXXX)

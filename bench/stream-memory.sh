@@ -44,16 +44,9 @@ log() { printf '[stream %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 for c in curl timeout head awk; do command -v "$c" >/dev/null || die "missing command: $c"; done
 
-if [[ -n ${PORTCULLIS_BIN:-} ]]; then
-    BIN=$PORTCULLIS_BIN
-elif [[ $SKIP_BUILD == 1 ]]; then
-    BIN=$SCRATCH/release/portcullis
-else
-    log "building release binary (scratch path $SCRATCH)"
-    swift build -c release --product portcullis --scratch-path "$SCRATCH" >&2
-    BIN=$SCRATCH/release/portcullis
-fi
-[[ -x $BIN ]] || die "no portcullis binary at $BIN"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+resolve_portcullis_binary
 
 TMP=$(mktemp -d /tmp/portcullis-stream.XXXXXX)
 cat >"$TMP/config.json" <<EOF
