@@ -43,7 +43,9 @@ struct ConfigValidationTests {
         #expect(config.identityHeaders.authMethod == "X-Auth-Method")
         #expect(config.limits.maxHeaderBytes == 32 * 1024)
         #expect(config.logging.format == "text")
-        #expect(config.entra == nil && config.session == nil && config.localUsers == nil && config.sso == nil)
+        #expect(config.entra == nil && config.localUsers == nil && config.sso == nil)
+        #expect(config.session.cookieName == "portcullis_session" && config.session.keys.isEmpty)
+        #expect(config.session.idleTimeout == 8 * 3600 && config.session.absoluteTimeout == 24 * 3600)
     }
 
     @Test("the example in the issue: a non-http upstream names its field path")
@@ -110,9 +112,57 @@ struct ConfigValidationTests {
     @Test("reserved sections accept no fields yet")
     func reservedSections() {
         #expect(
-            issues(#"{ "routes": [\#(minimalRoute)], "entra": { "tenant": "x" } }"#)
-                == ["entra.tenant: unknown field (this section is reserved and takes no fields in this version)"])
-        #expect(issues(#"{ "routes": [\#(minimalRoute)], "entra": {}, "session": null }"#).isEmpty)
+            issues(#"{ "routes": [\#(minimalRoute)], "sso": { "enabled": false } }"#)
+                == ["sso.enabled: unknown field (this section is reserved and takes no fields in this version)"])
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "localUsers": {}, "sso": null }"#).isEmpty)
+    }
+
+    static let entraBase = #""clientId": "c", "clientSecretEnv": "PATH""#
+
+    @Test("entra: field problems name their paths", arguments: [
+        (#"{ "clientId": "c", "clientSecretEnv": "PATH" }"#, #"entra.tenant: required: a tenant GUID, a verified domain, "organizations" or "common""#),
+        (#"{ "tenant": "bad tenant!", \#(entraBase) }"#, #"entra.tenant: "bad tenant!" is not a tenant GUID, a domain name, "organizations" or "common""#),
+        (#"{ "tenant": "consumers", \#(entraBase) }"#, #"entra.tenant: "consumers" admits personal Microsoft accounts only; use a tenant, "organizations" or "common""#),
+        (#"{ "tenant": "organizations", "allowedTenants": ["contoso"], \#(entraBase) }"#, #"entra.allowedTenants[0]: "contoso" is not a tenant GUID"#),
+        (#"{ "tenant": "contoso.example", "clientSecretEnv": "PATH" }"#, "entra.clientId: required: the application (client) id of the app registration"),
+        (#"{ "tenant": "contoso.example", "clientId": "c" }"#, "entra: a client credential is required: clientSecretFile, clientSecretEnv or clientCertificate"),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "scopes": ["profile"] }"#, #"entra.scopes: must include "openid" (without it there is no ID token)"#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "groupsOverage": "graph" }"#, #"entra.groupsOverage: "graph" needs the "User.Read" scope in scopes to call Microsoft Graph"#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "responseMode": "fragment" }"#, #"entra.responseMode: "fragment" is not one of "query", "form_post""#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "authority": "login.example" }"#, #"entra.authority: "login.example" is not an http(s) URL"#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "claim": "sub" } }"#, #"entra.username.claim: "sub" is not one of "preferred_username", "upn", "email", "oid""#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "transforms": ["trim"] } }"#, #"entra.username.transforms[0]: "trim" is not one of "lowercase", "uppercase", "stripDomain""#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "overrides": { "a@b": " JDOE" } } }"#, "entra.username.overrides.a@b: the username starts or ends with whitespace"),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "clientCertificate": { "certificateFile": "x.pem" } }"#, #"entra.clientCertificate.certificateFile: cannot read a PEM certificate from "x.pem""#),
+    ])
+    func entraErrors(_ entra: String, _ expected: String) {
+        let found = issues(#"{ "routes": [\#(minimalRoute)], "entra": \#(entra) }"#)
+        #expect(found.contains(expected), "\(found)")
+    }
+
+    @Test("entra makes protected routes valid; defaults are Entra's")
+    func entraDefaults() throws {
+        let config = try loadConfig(
+            #"{ "routes": [{ "upstream": "http://127.0.0.1:9001" }], "entra": { "tenant": "contoso.example", \#(Self.entraBase) } }"#,
+            environment: ["PATH": "a-secret"])
+        let entra = try #require(config.entra)
+        #expect(entra.effectiveDiscoveryURL == "https://login.microsoftonline.com/contoso.example/v2.0/.well-known/openid-configuration")
+        #expect(entra.scopes == ["openid", "profile", "email", "offline_access"])
+        #expect(entra.responseMode == .query && entra.groupsOverage == .deny && !entra.isMultiTenant)
+        #expect(entra.username.claim == .preferredUsername)
+        #expect(!config.routes[0].isPublic)
+        #expect(issues(#"{ "routes": [{ "upstream": "http://127.0.0.1:9001" }] }"#).contains { $0.hasPrefix("routes[0].public:") })
+    }
+
+    @Test("session and return-host problems name their paths")
+    func sessionErrors() {
+        let found = issues(
+            #"{ "routes": [\#(minimalRoute)], "session": { "cookieName": "a b", "idleTimeout": 5, "keysFile": "missing.keys" }, "allowedReturnHosts": ["ok.example", "http://x/"] }"#)
+        #expect(found.contains(#"session.cookieName: "a b" is not a valid cookie name (letters, digits, - and _)"#), "\(found)")
+        #expect(found.contains { $0.hasPrefix("session.idleTimeout:") })
+        #expect(found.contains(#"session.keysFile: cannot read "missing.keys""#))
+        #expect(found.contains { $0.hasPrefix("allowedReturnHosts[1]:") })
+        #expect(!found.contains { $0.hasPrefix("allowedReturnHosts[0]") })
     }
 
     @Test("every problem is reported at once")

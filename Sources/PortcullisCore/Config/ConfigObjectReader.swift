@@ -132,6 +132,17 @@ public struct ConfigObjectReader {
 
     // MARK: Nested objects
 
+    /// A free-form JSON object (a lookup table such as username overrides), not a section.
+    public func object(_ key: String) -> [String: JSONValue]? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .object(let object)?: return object
+        case let other?:
+            fail(key, "expected an object, found \(other.kindName)")
+            return nil
+        }
+    }
+
     /// A nested object; its defaults when absent.
     public func section<S: ConfigSection>(_ key: String, as type: S.Type = S.self) -> S {
         optionalSection(key, as: type) ?? S(reading: child(path: path(of: key), values: [:]))

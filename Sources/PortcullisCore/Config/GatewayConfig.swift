@@ -11,10 +11,12 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var limits: LimitsConfig
     public var upstreamPool: UpstreamPoolConfig
     public var logging: LoggingConfig
-    /// Reserved for Microsoft Entra ID sign-in.
-    public var entra: ReservedSection?
-    /// Reserved for session storage and lifetimes.
-    public var session: ReservedSection?
+    /// Microsoft Entra ID (OpenID Connect) sign-in; nil means no SSO.
+    public var entra: EntraConfig?
+    /// The session cookie and lifetimes.
+    public var session: SessionConfig
+    /// Hosts other than the gateway's own that a return URL after sign-in may point at.
+    public var allowedReturnHosts: [RedirectGuard.AllowedHost]
     /// Reserved for local (break-glass) users.
     public var localUsers: ReservedSection?
     /// Reserved for the SSO switch and exclusion list.
@@ -29,8 +31,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .object("limits", LimitsConfig.self),
             .object("upstreamPool", UpstreamPoolConfig.self),
             .object("logging", LoggingConfig.self),
-            .object("entra", ReservedSection.self),
-            .object("session", ReservedSection.self),
+            .object("entra", EntraConfig.self),
+            .object("session", SessionConfig.self),
+            .value("allowedReturnHosts"),
             .object("localUsers", ReservedSection.self),
             .object("sso", ReservedSection.self),
         ]
@@ -53,7 +56,14 @@ public struct GatewayConfig: ConfigSection, Sendable {
         upstreamPool = reader.section("upstreamPool")
         logging = reader.section("logging")
         entra = reader.optionalSection("entra")
-        session = reader.optionalSection("session")
+        session = reader.section("session")
+        allowedReturnHosts = []
+        for (index, text) in reader.stringArrayWithIndices("allowedReturnHosts") {
+            switch RedirectGuard.AllowedHost.parse(text) {
+            case .success(let host): allowedReturnHosts.append(host)
+            case .failure(let failure): reader.fail("allowedReturnHosts[\(index)]", failure.reason)
+            }
+        }
         localUsers = reader.optionalSection("localUsers")
         sso = reader.optionalSection("sso")
         validateRoutes(reader)
@@ -90,9 +100,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
         }
     }
 
-    /// Whether any sign-in method is configured. Sign-in arrives with the `entra` and
-    /// `localUsers` sections; until then no route may be protected.
-    public var hasSignIn: Bool { false }
+    /// Whether any sign-in method is configured; without one no route may be protected.
+    /// (Local break-glass users arrive with the `localUsers` section.)
+    public var hasSignIn: Bool { entra != nil }
 
     /// Parses and validates a config document; throws every problem found.
     public static func load(
