@@ -34,6 +34,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var state: State = .idle
     private var context: ChannelHandlerContext?
     private var peer = "unknown"
+    /// The body of a local request that needs one (a form POST to the callback).
+    private var localBody: ByteBuffer?
+    private var localBodyBytes = 0
     /// A read the channel asked for while the upstream could not take more.
     private var readPending = false
 
@@ -61,11 +64,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .head(let head):
             guard case .idle = state else { return }
             startRequest(head, context: context)
-        case .body(let buffer):
-            if case .proxying(let exchange) = state {
+        case .body(var buffer):
+            switch state {
+            case .proxying(let exchange):
                 exchange.requestBodyBytes += buffer.readableBytes
                 exchange.lastActivity = .now()
                 sendUpstream(.body(.byteBuffer(buffer)), exchange)
+            case .local(_, _, _, .withBody(let limit, _), _):
+                localBodyBytes += buffer.readableBytes
+                if localBodyBytes <= limit {
+                    if localBody == nil { localBody = buffer } else { localBody!.writeBuffer(&buffer) }
+                }
+            default:
+                break
             }
         case .end(let trailers):
             switch state {
@@ -74,8 +85,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 sendUpstream(.end(trailers), exchange)
                 exchange.upstream?.flush()
                 startResponseClock(exchange)
-            case .local(let head, let path, let route, let answer, let started):
+            case .local(let head, let path, let route, var answer, let started):
                 state = .responding
+                if case .withBody(let limit, let make) = answer {
+                    answer = localBodyBytes > limit ? .page(.payloadTooLarge()) : make(localBody ?? ByteBuffer())
+                    localBody = nil
+                    localBodyBytes = 0
+                }
                 deliver(answer, head: head, path: path, route: route, started: started, context: context)
             default:
                 break
@@ -149,7 +165,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         if target.path.hasPrefix(GatewayEndpoints.prefix) {
-            let answer = endpoints.answer(head, path: target.path, on: context.eventLoop)
+            let answer = endpoints.answer(head, target: target, peer: peer, on: context.eventLoop)
             state = .local(head: head, path: target.path, route: nil, answer: answer, started: started)
             return
         }
@@ -158,13 +174,22 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         let route = runtime.routes[index]
+        var identity: Identity?
+        if !route.config.isPublic {
+            guard let session = runtime.signIn?.session(cookieHeaders: head.headers["cookie"]) else {
+                state = .local(
+                    head: head, path: target.path, route: route.config.name, answer: Self.unauthenticated(head, target), started: started)
+                return
+            }
+            identity = session.identity
+        }
         if Self.expectsContinue(head) {
             // Upstream 1xx answers are not relayed, so the gateway itself invites the body
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
         let built = UpstreamRequest.build(
-            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer)
+            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity)
         let exchange = ProxyExchange(clientHead: head, upstreamHead: built.head, route: route, isUpgrade: built.isUpgrade)
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
@@ -325,11 +350,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         switch answer {
         case .page(let page):
             let rendered = page.render(accept: head.headers.first(name: "accept"), allocator: context.channel.allocator)
-            response = LocalResponse(status: page.status, contentType: rendered.contentType, body: String(buffer: rendered.body))
+            response = LocalResponse(status: page.status, contentType: rendered.contentType, body: String(buffer: rendered.body), headers: page.headers)
         case .response(let local):
             response = local
-        case .deferred:
-            preconditionFailure("deferred answers are resolved before writing")
+        case .deferred, .withBody:
+            preconditionFailure("deferred and body-needing answers are resolved before writing")
         }
         var headers = response.headers
         headers.replaceOrAdd(name: "Content-Type", value: response.contentType)
@@ -373,6 +398,30 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
                 upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
                 outcome: outcome))
+    }
+
+    /// No session on a protected route: a browser navigating is sent to sign in (and back
+    /// here afterwards); scripts and API clients get a 401 they can act on, since a redirect
+    /// to an HTML sign-in page would only confuse them.
+    static func unauthenticated(_ head: HTTPRequestHead, _ target: RequestTarget) -> LocalAnswer {
+        if isBrowserNavigation(head) {
+            return .response(SignInService.loginRedirect(path: target.path, query: target.query))
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", login=\"/.portcullis/login\"")
+        return .response(
+            LocalResponse(
+                status: .unauthorized, contentType: "application/json",
+                body: "{\"status\":401,\"error\":\"unauthenticated\",\"message\":\"Sign-in required.\",\"login\":\"/.portcullis/login\"}\n",
+                headers: headers))
+    }
+
+    static func isBrowserNavigation(_ head: HTTPRequestHead) -> Bool {
+        guard head.method == .GET || head.method == .HEAD else { return false }
+        let headers = head.headers
+        if headers.first(name: "x-requested-with")?.lowercased() == "xmlhttprequest" { return false }
+        if let mode = headers.first(name: "sec-fetch-mode"), mode != "navigate" { return false }
+        return headers["accept"].contains { $0.contains("text/html") }
     }
 
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {

@@ -4,10 +4,16 @@ import PortcullisCore
 
 /// A response the gateway writes itself (errors, health): an HTML page for browsers, JSON for
 /// API clients, never a stack trace or unescaped input.
-struct GatewayPage {
+struct GatewayPage: Sendable {
     var status: HTTPResponseStatus
     var title: String
     var message: String
+    /// Small print under the message, such as a correlation id for the helpdesk.
+    var detail: String? = nil
+    /// A link offered under the message (text, same-origin path).
+    var link: (text: String, href: String)? = nil
+    /// Extra response headers (cookies to clear, say).
+    var headers: HTTPHeaders = [:]
 
     static func notFound() -> GatewayPage {
         GatewayPage(status: .notFound, title: "Not found", message: "No application is published at this address.")
@@ -19,6 +25,9 @@ struct GatewayPage {
         GatewayPage(
             status: .requestHeaderFieldsTooLarge, title: "Request headers too large",
             message: "The request headers are too large. Clearing this site's cookies usually fixes this.")
+    }
+    static func payloadTooLarge() -> GatewayPage {
+        GatewayPage(status: .payloadTooLarge, title: "Request too large", message: "The request body is too large for this address.")
     }
     static func badGateway() -> GatewayPage {
         GatewayPage(
@@ -43,11 +52,18 @@ struct GatewayPage {
             <title>\(Self.htmlEscaped(title))</title>
             <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
             h1{font-size:1.4rem}p.code{color:#777;font-size:.9rem}</style></head>
-            <body><h1>\(Self.htmlEscaped(title))</h1><p>\(Self.htmlEscaped(message))</p>
+            <body><h1>\(Self.htmlEscaped(title))</h1><p>\(Self.htmlEscaped(message))</p>\(extras)
             <p class="code">\(status.code) · Portcullis</p></body></html>
 
             """
         return ("text/html; charset=utf-8", allocator.buffer(string: html))
+    }
+
+    private var extras: String {
+        var html = ""
+        if let detail { html += "<p class=\"code\">\(Self.htmlEscaped(detail))</p>" }
+        if let link { html += "<p><a href=\"\(Self.htmlEscaped(link.href))\">\(Self.htmlEscaped(link.text))</a></p>" }
+        return html
     }
 
     static func htmlEscaped(_ text: String) -> String {

@@ -13,9 +13,13 @@ public final class GatewayRuntime: Sendable {
     let forwardedProto: String
     let forwardedPort: String
     let readiness: ReadinessProbe
+    /// Entra sign-in and sessions; nil when every route is public.
+    let signIn: SignInService?
 
-    public init(config: GatewayConfig) {
+    public init(config: GatewayConfig, signIn: SignInService? = nil) {
+        precondition(signIn != nil || !config.hasSignIn, "a config with sign-in needs its SignInService")
         self.config = config
+        self.signIn = signIn
         self.routeTable = RouteTable(routes: config.routes)
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders)
         self.routes = config.routes.map(RouteTarget.init)

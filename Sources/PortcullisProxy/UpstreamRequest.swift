@@ -16,7 +16,8 @@ enum UpstreamRequest {
         query: Substring?,
         route: RouteTarget,
         runtime: GatewayRuntime,
-        peer: String
+        peer: String,
+        identity: Identity? = nil
     ) -> Built {
         let connectionValues = head.headers["connection"]
         let connectionTokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
@@ -36,6 +37,9 @@ enum UpstreamRequest {
             } else if name.utf8.count == 6, name.lowercased() == "expect" {
                 // Answered by the gateway (100 Continue); the upstream gets the body directly.
                 continue
+            } else if name.utf8.count == 6, let cookies = runtime.signIn?.cookies, name.lowercased() == "cookie" {
+                // Session and pending-login cookies are the gateway's: never forwarded.
+                if let kept = CookieHeader.removing(cookies.isOurs, from: value) { headers.add(name: name, value: kept) }
             } else if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
                 headers.add(name: name, value: value)
             }
@@ -46,6 +50,7 @@ enum UpstreamRequest {
         headers.add(name: "X-Forwarded-Proto", value: runtime.forwardedProto)
         if let clientHost { headers.add(name: "X-Forwarded-Host", value: clientHost) }
         headers.add(name: "X-Forwarded-Port", value: runtime.forwardedPort)
+        if let identity { addIdentityHeaders(identity, names: runtime.config.identityHeaders, to: &headers) }
         if isUpgrade, let upgradeValue {
             headers.add(name: "Connection", value: "upgrade")
             headers.add(name: "Upgrade", value: upgradeValue)
@@ -59,6 +64,17 @@ enum UpstreamRequest {
         if let query { uri += "?" + query }
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
         return Built(head: upstreamHead, isUpgrade: isUpgrade)
+    }
+
+    /// The signed-in user's identity, under the configured header names. Values were checked
+    /// for control characters when the identity was built; lists are comma-separated.
+    static func addIdentityHeaders(_ identity: Identity, names: IdentityHeaderNames, to headers: inout HTTPHeaders) {
+        headers.add(name: names.user, value: identity.username)
+        if let email = identity.email { headers.add(name: names.email, value: email) }
+        if let name = identity.displayName { headers.add(name: names.name, value: name) }
+        if !identity.roles.isEmpty { headers.add(name: names.roles, value: identity.roles.joined(separator: ",")) }
+        if !identity.groups.isEmpty { headers.add(name: names.groups, value: identity.groups.joined(separator: ",")) }
+        headers.add(name: names.authMethod, value: identity.method.rawValue)
     }
 
     /// The response head passed to the client: hop-by-hop fields (and those the upstream's

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PortcullisCore
+import PortcullisDevIdP
 import PortcullisEcho
 import PortcullisProxy
 
@@ -11,7 +12,7 @@ import PortcullisProxy
 struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A reverse authentication gateway for web applications without single sign-on.",
-        subcommands: [Serve.self, CheckConfig.self, Demo.self, EchoUpstreamCommand.self]
+        subcommands: [Serve.self, CheckConfig.self, Demo.self, EchoUpstreamCommand.self, DevIdPCommand.self]
     )
 }
 
@@ -37,10 +38,18 @@ func bootstrapLogging(_ logging: LoggingConfig) {
     LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
 }
 
-/// Starts the gateway and serves until the process is stopped.
+/// Starts the gateway (and its sign-in, when configured) and serves until the process is stopped.
 func runGateway(_ config: GatewayConfig, logger: Logger) async throws -> GatewayServer {
+    let signIn: SignInService?
+    do {
+        signIn = try await SignInService.start(config: config, logger: logger)
+    } catch {
+        var standardError = FileHandle.standardError
+        print("entra.clientCertificate: \(error)", to: &standardError)
+        throw ExitCode(configErrorExitCode)
+    }
     let server = try await GatewayServer.start(
-        runtime: GatewayRuntime(config: config), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     logger.info(
         "gateway listening",
         metadata: [
@@ -103,47 +112,81 @@ struct EchoUpstreamCommand: AsyncParsableCommand {
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the gateway on its embedded demo config in front of a built-in echo upstream.")
+        abstract: "Run, in one process, a development Entra-style IdP, an echo upstream and the gateway in front of it.")
 
     @Option(help: "Gateway port.") var port = 8080
     @Option(help: "Echo upstream port.") var echoPort = 9001
+    @Option(help: "Development IdP port.") var idpPort = 9100
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let echo = try await EchoUpstream.start(port: echoPort, group: group)
-        let json = DemoConfig.json(gatewayPort: port, echoPort: echo.port)
+        let gatewayURL = "http://127.0.0.1:\(port)"
+        let directory = DevIdPDirectory.demo(
+            clientId: DemoConfig.clientId, clientSecret: DemoConfig.clientSecret,
+            redirectURI: gatewayURL + "/.portcullis/callback", postLogoutRedirectURI: gatewayURL + "/.portcullis/signed-out",
+            frontchannelLogoutURL: gatewayURL + "/.portcullis/frontchannel-logout")
+        let idp = try await DevIdentityProvider.start(port: idpPort, directory: directory, group: group)
+        let json = DemoConfig.json(gatewayPort: port, echoPort: echo.port, idpURL: idp.baseURL)
         let config: GatewayConfig
         do {
-            config = try GatewayConfig.load(Data(json.utf8))
+            config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == DemoConfig.secretVariable ? DemoConfig.clientSecret : nil })
         } catch {
             throw ValidationError("embedded demo config is invalid: \(error)")
         }
         bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
         let server = try await runGateway(config, logger: logger)
+        let gateway = "http://127.0.0.1:\(server.localAddress.port ?? port)"
+        let users = directory.users.map { user in
+            "    \(user.key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(user.preferredUsername)  roles: \(user.roles.isEmpty ? "-" : user.roles.joined(separator: ","))\(user.groupOverage ? "  (group overage)" : "")\(user.signInError.map { "  (sign-in fails: \($0))" } ?? "")\(user.tid == DevIdPDirectory.demoFabrikamTenantID ? "  (other tenant: refused)" : "")"
+        }.joined(separator: "\n")
+        // Unbuffered: the banner must show at once even when output is piped.
+        var standardOutput = FileHandle.standardOutput
         print(
             """
 
             Portcullis demo
-              gateway        http://127.0.0.1:\(server.localAddress.port ?? port)/
-              echo upstream  http://127.0.0.1:\(echo.port)/ (shows the headers the gateway forwards)
-            Try: curl -H 'X-Forwarded-User: mallory' http://127.0.0.1:\(server.localAddress.port ?? port)/hello
-                 (the forged identity header is stripped before it reaches the upstream)
+              gateway          \(gateway)/            (protected: sign in first)
+              public page      \(gateway)/public/     (no sign-in)
+              development IdP  \(idp.baseURL)/        (Entra-shaped, for trials only)
+              echo upstream    http://127.0.0.1:\(echo.port)/ (shows the headers the gateway forwards)
+              sign out         \(gateway)/.portcullis/logout
 
-            """)
+            Open \(gateway)/ in a browser and pick a user:
+            \(users)
+
+            """, to: &standardOutput)
         try await waitForever()
     }
 }
 
 /// The demo's config: the README's "run" command must work on a fresh machine with nothing
-/// else set up.
+/// else set up. The client secret is a demo value shared with the embedded dev IdP.
 enum DemoConfig {
-    static func json(gatewayPort: Int, echoPort: Int) -> String {
+    static let clientId = "de30c11e-0000-4000-8000-00000000c0de"
+    static let clientSecret = "demo-secret-not-for-production"
+    static let secretVariable = "PORTCULLIS_DEMO_CLIENT_SECRET"
+
+    static func json(gatewayPort: Int, echoPort: Int, idpURL: String) -> String {
         """
         {
           "listen": { "address": "127.0.0.1", "port": \(gatewayPort) },
+          "publicURL": "http://127.0.0.1:\(gatewayPort)",
+          "entra": {
+            "authority": "\(idpURL)",
+            "tenant": "organizations",
+            "allowedTenants": ["\(DevIdPDirectory.demoContosoTenantID)"],
+            "clientId": "\(clientId)",
+            "clientSecretEnv": "\(secretVariable)",
+            "scopes": ["openid", "profile", "email", "offline_access", "User.Read"],
+            "groupsOverage": "graph",
+            "graphURL": "\(idpURL)",
+            "username": { "claim": "preferred_username", "transforms": ["lowercase"] }
+          },
           "routes": [
-            { "name": "echo", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echoPort)", "public": true }
+            { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echoPort)", "public": true },
+            { "name": "echo", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echoPort)" }
           ]
         }
         """

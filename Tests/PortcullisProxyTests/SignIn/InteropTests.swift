@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import NIOPosix
+import PortcullisCore
+import PortcullisEcho
+import Testing
+
+@testable import PortcullisProxy
+
+/// Sign-in against an OpenID provider we did not write (`oidc-provider-mock` from PyPI),
+/// through `discoveryURL` with single-tenant issuer rules, and real-browser sign-ins
+/// (headless Chromium via Selenium) against both providers.
+@Suite("Sign-in interoperability and real browser (live)", .serialized)
+struct InteropTests {
+    struct MockGateway {
+        let provider: MockOpenIDProvider
+        let echo: EchoUpstream
+        let server: GatewayServer
+        let signIn: SignInService
+        var origin: String { "http://127.0.0.1:\(server.localAddress.port!)" }
+
+        static func start() async throws -> MockGateway {
+            let provider = try MockOpenIDProvider(port: try closedPort())
+            do {
+                try await provider.waitUntilReady()
+                try await provider.setClaims(
+                    "alice", ["preferred_username": "alice@contoso.example", "name": "Alice Archer", "email": "alice@contoso.example", "groups": ["g-1", "g-2"]])
+            } catch {
+                provider.stop()
+                throw error
+            }
+            let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+            let port = try closedPort()
+            let json = """
+                { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
+                  "entra": { "discoveryURL": "\(provider.issuer)/.well-known/openid-configuration",
+                             "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": ["openid", "profile", "email"] },
+                  "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
+                """
+            let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? "interop-secret" : nil })
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let signIn = try await SignInService.start(config: config, logger: logger)!
+            let server = try await GatewayServer.start(
+                runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            return MockGateway(provider: provider, echo: echo, server: server, signIn: signIn)
+        }
+
+        func stop() async {
+            provider.stop()
+            await server.close()
+            await signIn.shutdown()
+            await echo.close()
+        }
+
+        func get(_ uri: String, cookies: [String: String] = [:]) async throws -> TestResponse {
+            let client = try await TestHTTPClient.connect(port: server.localAddress.port!)
+            defer { Task { await client.close() } }
+            var headers: [(String, String)] = [("Accept", "text/html")]
+            if !cookies.isEmpty { headers.append(("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
+            return try await client.send(uri, headers: headers)
+        }
+    }
+
+    static let mockEnabled = ExternalTools.hasMockProvider || ExternalTools.isCI
+    static let browserEnabled = (ExternalTools.hasBrowser && ExternalTools.hasMockProvider) || ExternalTools.isCI
+
+    @Test("sign-in through a third-party provider (oidc-provider-mock) without a browser", .enabled(if: mockEnabled))
+    func mockProviderFlow() async throws {
+        let gateway = try await MockGateway.start()
+        // The provider is a child process: stop it before the test returns, not later.
+        defer { gateway.provider.stop() }
+        defer { Task { await gateway.stop() } }
+        let login = try await gateway.get("/.portcullis/login?rd=%2Fapp%3Fq%3D1")
+        #expect(login.status == 302)
+        let authorize = try #require(login.location)
+        #expect(authorize.hasPrefix(gateway.provider.issuer + "/oauth2/authorize?"))
+        // The provider's form posts `sub` back to the authorize URL; do what its button does.
+        let picked = try await gateway.provider.send(authorize, method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+        let callback = try #require(picked.location, "\(picked.status) \(picked.text)")
+        #expect(callback.hasPrefix(gateway.origin + "/.portcullis/callback?"))
+        let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
+        #expect(signedIn.status == 302, "\(signedIn.text)")
+        #expect(signedIn.location == "/app?q=1")
+        let page = try await gateway.get("/app?q=1", cookies: ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])])
+        #expect(page.status == 200)
+        #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+        #expect(try page.echoedHeader("X-Forwarded-Groups") == "g-1,g-2")
+        // The same code again is refused by our single-use state before reaching the provider.
+        #expect(try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies).status == 400)
+    }
+
+    @Test("a real browser signs in through the dev IdP and keeps its session", .enabled(if: browserEnabled))
+    func browserDevIdP() async throws {
+        let harness = try await SignInHarness.start()
+        defer { Task { await harness.stop() } }
+        let result = try await ExternalTools.browserLogin(
+            start: harness.origin + "/app/hello?x=1", idp: "devidp", user: "alice", then: [harness.origin + "/app/again"])
+        #expect(result["status"] as? String == "ok", "\(result)")
+        #expect(result["finalURL"] as? String == harness.origin + "/app/hello?x=1")
+        let headers = Self.headers(result["page"])
+        #expect(headers["x-forwarded-user"] == "alice@contoso.example")
+        #expect(headers["x-forwarded-roles"] == "Repairs.Read,Repairs.Write")
+        #expect(headers["cookie"] == nil)
+        let then = (result["then"] as? [[String: Any]])?.first
+        #expect(Self.headers(then?["page"])["x-forwarded-user"] == "alice@contoso.example")
+        #expect((result["cookies"] as? [String])?.contains("portcullis_session") == true)
+    }
+
+    @Test("a real browser signs in through oidc-provider-mock", .enabled(if: browserEnabled))
+    func browserMock() async throws {
+        let gateway = try await MockGateway.start()
+        // The provider is a child process: stop it before the test returns, not later.
+        defer { gateway.provider.stop() }
+        defer { Task { await gateway.stop() } }
+        let result = try await ExternalTools.browserLogin(start: gateway.origin + "/app/mock", idp: "mock", user: "alice")
+        #expect(result["status"] as? String == "ok", "\(result)")
+        #expect(Self.headers(result["page"])["x-forwarded-user"] == "alice@contoso.example")
+    }
+
+    /// The echo's `headers` (pairs) as a lowercased dictionary.
+    static func headers(_ page: Any?) -> [String: String] {
+        guard let page = page as? [String: Any], let pairs = page["headers"] as? [[String]] else { return [:] }
+        var result: [String: String] = [:]
+        for pair in pairs where pair.count == 2 { result[pair[0].lowercased()] = pair[1] }
+        return result
+    }
+}
+

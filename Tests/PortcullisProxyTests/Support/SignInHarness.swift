@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PortcullisCore
+import PortcullisDevIdP
+import PortcullisEcho
+import PortcullisProxy
+
+/// The dev IdP, an echo upstream and a gateway with Entra sign-in, all on loopback. The
+/// gateway's port is chosen first because the IdP must know the redirect URI.
+struct SignInHarness {
+    static let clientId = "c11e0000-0000-4000-8000-00000000c0de"
+    static let clientSecret = "test-secret"
+
+    let idp: DevIdentityProvider
+    let echo: EchoUpstream
+    let server: GatewayServer
+    let signIn: SignInService
+    var port: Int { server.localAddress.port! }
+    var origin: String { "http://127.0.0.1:\(port)" }
+
+    /// - Parameter entra: extra `entra` fields (JSON, leading comma) or replacements.
+    static func start(tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "") async throws
+        -> SignInHarness
+    {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let port = try closedPort()
+        let origin = "http://127.0.0.1:\(port)"
+        let idp = try await DevIdentityProvider.start(
+            directory: .demo(
+                clientId: clientId, clientSecret: clientSecret, redirectURI: origin + "/.portcullis/callback",
+                postLogoutRedirectURI: origin + "/.portcullis/signed-out", frontchannelLogoutURL: origin + "/.portcullis/frontchannel-logout"),
+            group: group)
+        let echo = try await EchoUpstream.start(port: 0, group: group)
+        let json = """
+            { "listen": { "port": \(port) }, "publicURL": "\(origin)", "logging": { "accessLog": false },
+              "entra": { "authority": "\(idp.baseURL)", "tenant": "\(tenant)", "clientId": "\(clientId)",
+                         "clientSecretEnv": "SECRET", "graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
+              "routes": [
+                { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },
+                { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)" }
+              ]\(extra) }
+            """
+        let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? clientSecret : nil })
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let signIn = try await SignInService.start(config: config, logger: logger)!
+        let server = try await GatewayServer.start(
+            runtime: GatewayRuntime(config: config, signIn: signIn), group: group, logger: logger)
+        return SignInHarness(idp: idp, echo: echo, server: server, signIn: signIn)
+    }
+
+    func stop() async {
+        await server.close()
+        await signIn.shutdown()
+        await echo.close()
+        await idp.close()
+    }
+
+    /// One request to the gateway on a fresh connection.
+    func get(_ uri: String, cookies: [String: String] = [:], headers: [(String, String)] = [], method: HTTPMethod = .GET, body: String? = nil)
+        async throws -> TestResponse
+    {
+        let client = try await TestHTTPClient.connect(port: port)
+        defer { Task { await client.close() } }
+        var all = headers
+        if !cookies.isEmpty { all.append(("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
+        return try await client.send(uri, method: method, headers: all, body: body)
+    }
+
+    /// A GET to the IdP (absolute URL on its port).
+    func idpGet(_ url: String) async throws -> TestResponse {
+        let client = try await TestHTTPClient.connect(port: idp.port)
+        defer { Task { await client.close() } }
+        let path = url.hasPrefix(idp.baseURL) ? String(url.dropFirst(idp.baseURL.count)) : url
+        return try await client.send(path, headers: [("Host", "127.0.0.1:\(idp.port)")])
+    }
+
+    /// A started sign-in: the IdP URL to visit and the pending-login cookie set.
+    struct Started {
+        var authorizeURL: String
+        var cookies: [String: String]
+    }
+
+    func startLogin(rd: String = "/app/hello?x=1", cookies: [String: String] = [:]) async throws -> Started {
+        let response = try await get("/.portcullis/login?rd=" + rd.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, cookies: cookies)
+        precondition(response.status == 302, "login answered \(response.status): \(response.text)")
+        return Started(authorizeURL: response.location!, cookies: response.setCookies)
+    }
+
+    /// Picks `user` at the IdP; returns the gateway callback path and query.
+    func pickUser(_ user: String, at started: Started) async throws -> String {
+        let response = try await idpGet(started.authorizeURL + "&dev_user=" + user)
+        precondition(response.status == 302, "authorize answered \(response.status): \(response.text)")
+        let location = response.location!
+        precondition(location.hasPrefix(origin), "IdP redirected to \(location)")
+        return String(location.dropFirst(origin.count))
+    }
+
+    /// A whole sign-in; returns the callback's response and the cookies to use afterwards.
+    func signIn(_ user: String, rd: String = "/app/hello?x=1") async throws -> (callback: TestResponse, cookies: [String: String]) {
+        let started = try await startLogin(rd: rd)
+        let callback = try await pickUser(user, at: started)
+        let response = try await get(callback, cookies: started.cookies)
+        var cookies = started.cookies
+        for (name, value) in response.setCookies { cookies[name] = value.isEmpty ? nil : value }
+        return (response, cookies)
+    }
+}
+
+extension TestResponse {
+    var location: String? { head.headers.first(name: "location") }
+
+    /// Cookies set by the response: name → value ("" for a deletion).
+    var setCookies: [String: String] {
+        var result: [String: String] = [:]
+        for header in head.headers["set-cookie"] {
+            let pair = header.split(separator: ";", maxSplits: 1)[0]
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let value = parts.count > 1 ? String(parts[1]) : ""
+            result[String(parts[0])] = header.contains("Max-Age=0") ? "" : value
+        }
+        return result
+    }
+
+    func echoedHeader(_ name: String) throws -> String? {
+        try echoedHeaders().first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
