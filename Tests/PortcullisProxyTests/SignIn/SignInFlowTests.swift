@@ -251,3 +251,24 @@ struct SignInFlowTests {
         #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
     }
 }
+
+@Suite("Sign-in with a certificate credential (live, dev IdP)")
+struct CertificateCredentialTests {
+    @Test("the gateway authenticates to the token endpoint with a private_key_jwt assertion")
+    func certificateSignIn() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pc-cert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificate = directory.appendingPathComponent("gateway.crt"), key = directory.appendingPathComponent("gateway.key")
+        try GatewayTestCertificate.certificatePEM.write(to: certificate, atomically: true, encoding: .utf8)
+        try GatewayTestCertificate.privateKeyPEM.write(to: key, atomically: true, encoding: .utf8)
+        let harness = try await SignInHarness.start(
+            entra: #", "clientCertificate": { "certificateFile": "\#(certificate.path)", "privateKeyFile": "\#(key.path)" }"#,
+            certificatePEM: GatewayTestCertificate.certificatePEM)
+        defer { Task { await harness.stop() } }
+        let (response, cookies) = try await harness.signIn("alice")
+        #expect(response.status == 302, "\(response.text)")
+        let page = try await harness.get("/app/x", cookies: cookies)
+        #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+    }
+}

@@ -22,22 +22,27 @@ struct SignInHarness {
     var origin: String { "http://127.0.0.1:\(port)" }
 
     /// - Parameter entra: extra `entra` fields (JSON, leading comma) or replacements.
-    static func start(tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "") async throws
-        -> SignInHarness
-    {
+    /// - Parameter certificate: when set, the IdP accepts only this certificate (no secret)
+    ///   and `entra` must configure `clientCertificate` instead of the secret.
+    static func start(
+        tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil
+    ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
         let origin = "http://127.0.0.1:\(port)"
-        let idp = try await DevIdentityProvider.start(
-            directory: .demo(
-                clientId: clientId, clientSecret: clientSecret, redirectURI: origin + "/.portcullis/callback",
-                postLogoutRedirectURI: origin + "/.portcullis/signed-out", frontchannelLogoutURL: origin + "/.portcullis/frontchannel-logout"),
-            group: group)
+        var directory = DevIdPDirectory.demo(
+            clientId: clientId, clientSecret: clientSecret, redirectURI: origin + "/.portcullis/callback",
+            postLogoutRedirectURI: origin + "/.portcullis/signed-out", frontchannelLogoutURL: origin + "/.portcullis/frontchannel-logout")
+        if let certificatePEM {
+            directory.clients[0].clientSecret = nil
+            directory.clients[0].certificatePEM = certificatePEM
+        }
+        let idp = try await DevIdentityProvider.start(directory: directory, group: group)
         let echo = try await EchoUpstream.start(port: 0, group: group)
         let json = """
             { "listen": { "port": \(port) }, "publicURL": "\(origin)", "logging": { "accessLog": false },
               "entra": { "authority": "\(idp.baseURL)", "tenant": "\(tenant)", "clientId": "\(clientId)",
-                         "clientSecretEnv": "SECRET", "graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
+                         \(certificatePEM == nil ? #""clientSecretEnv": "SECRET", "# : "")"graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
               "routes": [
                 { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },
                 { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)" }
