@@ -205,7 +205,7 @@ public final class OpenIDProvider: Sendable {
                 form.append(("client_id", config.clientId))
                 form.append(("client_secret", secret.value))
             } else {
-                let pair = "\(FormEncoding.encode(config.clientId)):\(FormEncoding.encode(secret.value))"
+                let pair = "\(FormURLEncoding.encode(config.clientId)):\(FormURLEncoding.encode(secret.value))"
                 request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
             }
         case .certificate:
@@ -220,7 +220,7 @@ public final class OpenIDProvider: Sendable {
             form.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
             form.append(("client_assertion", assertion))
         }
-        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
+        request.body = .bytes(ByteBuffer(string: FormURLEncoding.encode(form)))
         let (status, body) = try await send(request, what: "the token endpoint")
         guard status == 200 else { throw TokenResponse.error(status: status, json: body) }
         return try TokenResponse(json: body)
@@ -278,26 +278,5 @@ public final class OpenIDProvider: Sendable {
         } catch {
             throw ProviderError(.unreachable, "\(what) is unreachable")
         }
-    }
-}
-
-/// `application/x-www-form-urlencoded` (only unreserved characters left as they are).
-enum FormEncoding {
-    static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
-    }
-
-    static func encode(_ pairs: [(String, String)]) -> String {
-        pairs.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
     }
 }

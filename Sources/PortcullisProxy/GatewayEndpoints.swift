@@ -67,12 +67,12 @@ struct GatewayEndpoints {
             let query = target.query.map(String.init)
             return .deferred(eventLoop.makeFutureWithTask { await signIn.login(query: query.map { Substring($0) }, headers: headers, peer: peer) })
         case ("callback", .GET):
-            let parameters = QueryParameters.parse(target.query)
+            let parameters = FormURLEncoding.uniqueParameters(target.query)
             return .deferred(eventLoop.makeFutureWithTask { await signIn.callback(parameters: parameters, headers: headers, peer: peer) })
         case ("callback", .POST):
             // response_mode=form_post: the code arrives in a form body.
             return .withBody(limit: 64 * 1024) { body in
-                let parameters = QueryParameters.parse(Substring(String(buffer: body)))
+                let parameters = FormURLEncoding.uniqueParameters(Substring(String(buffer: body)))
                 return .deferred(eventLoop.makeFutureWithTask { await signIn.callback(parameters: parameters, headers: headers, peer: peer) })
             }
         case ("logout", .GET), ("logout", .POST):

@@ -49,10 +49,10 @@ struct GatewayPage: Sendable {
         let html = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(Self.htmlEscaped(title))</title>
+            <title>\(HTMLText.escaped(title))</title>
             <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
             h1{font-size:1.4rem}p.code{color:#777;font-size:.9rem}</style></head>
-            <body><h1>\(Self.htmlEscaped(title))</h1><p>\(Self.htmlEscaped(message))</p>\(extras)
+            <body><h1>\(HTMLText.escaped(title))</h1><p>\(HTMLText.escaped(message))</p>\(extras)
             <p class="code">\(status.code) · Portcullis</p></body></html>
 
             """
@@ -61,25 +61,10 @@ struct GatewayPage: Sendable {
 
     private var extras: String {
         var html = ""
-        if let detail { html += "<p class=\"code\">\(Self.htmlEscaped(detail))</p>" }
-        if let link { html += "<p><a href=\"\(Self.htmlEscaped(link.href))\">\(Self.htmlEscaped(link.text))</a></p>" }
+        if let detail { html += "<p class=\"code\">\(HTMLText.escaped(detail))</p>" }
+        if let link { html += "<p><a href=\"\(HTMLText.escaped(link.href))\">\(HTMLText.escaped(link.text))</a></p>" }
         return html
     }
 
-    static func htmlEscaped(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
 
 }

@@ -1,3 +1,5 @@
+import PortcullisCore
+
 /// `application/x-www-form-urlencoded` parameters, the encoding of both query strings and
 /// token-endpoint bodies in OAuth 2.0.
 ///
@@ -40,48 +42,10 @@ struct FormParameters: Sendable {
 
 /// Percent encoding as RFC 3986 "unreserved" plus the form rule that `+` means a space.
 enum FormCoding {
-    static func encode(_ string: String) -> String {
-        var out = ""
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += byte < 16 ? "%0" + hex : "%" + hex
-            }
-        }
-        return out
-    }
+    static func encode(_ string: String) -> String { FormURLEncoding.encode(string) }
 
     static func decode(_ text: some StringProtocol, plusIsSpace: Bool = true) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
-                bytes.append(high << 4 | low)
-            } else if byte == UInt8(ascii: "+") && plusIsSpace {
-                bytes.append(UInt8(ascii: " "))
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        FormURLEncoding.decode(text, plusIsSpace: plusIsSpace)
     }
 
     /// Appends parameters to a URL that may already carry a query, as OAuth redirects must

@@ -1,3 +1,4 @@
+import PortcullisCore
 /// The frame of every page the IdP shows, so the "not for production" banner can never be
 /// forgotten on a new page.
 enum HTMLPage {
@@ -20,19 +21,5 @@ enum HTMLPage {
     }
 
     /// Escapes text for element content and double- or single-quoted attribute values.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLText.escaped(text) }
 }

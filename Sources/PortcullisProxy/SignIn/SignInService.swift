@@ -96,7 +96,7 @@ public final class SignInService: Sendable {
     // MARK: /.portcullis/login
 
     func login(query: Substring?, headers: HTTPHeaders, peer: String) async -> LocalAnswer {
-        let parameters = QueryParameters.parse(query) ?? [:]
+        let parameters = FormURLEncoding.uniqueParameters(query) ?? [:]
         var returnTo = "/"
         if let requested = parameters["rd"] {
             switch redirectGuard.check(requested) {
@@ -123,7 +123,7 @@ public final class SignInService: Sendable {
             value: cookies.setCookie(
                 PendingLogin.cookieName(prefix: cookies.pendingPrefix, state: Substring(pending.state)),
                 value: pending.sealed(with: keyRing), maxAge: Int(PendingLogin.lifetime), sameSite: cookies.pendingSameSite))
-        let authorize = QueryParameters.encode([
+        let authorize = FormURLEncoding.encode([
             ("client_id", entra.clientId), ("response_type", "code"), ("redirect_uri", callbackURL),
             ("response_mode", entra.responseMode.rawValue), ("scope", entra.scopes.joined(separator: " ")),
             ("state", pending.state), ("nonce", pending.nonce),
@@ -290,14 +290,14 @@ public final class SignInService: Sendable {
             var parameters = [("post_logout_redirect_uri", signedOut), ("client_id", entra.clientId)]
             if let hint = session?.logoutHint { parameters.append(("logout_hint", hint)) }
             let separator = endpoint.contains("?") ? "&" : "?"
-            return .response(Self.redirect(to: endpoint + separator + QueryParameters.encode(parameters), headers: responseHeaders))
+            return .response(Self.redirect(to: endpoint + separator + FormURLEncoding.encode(parameters), headers: responseHeaders))
         }
         return .response(Self.redirect(to: "/.portcullis/signed-out", headers: responseHeaders))
     }
 
     /// Front-channel logout: the provider's hidden iframe names the provider session.
     func frontChannelLogout(query: Substring?, peer: String) -> LocalAnswer {
-        if let sid = QueryParameters.parse(query)?["sid"], !sid.isEmpty {
+        if let sid = FormURLEncoding.uniqueParameters(query)?["sid"], !sid.isEmpty {
             let ended = sessions.remove(providerSessionID: sid)
             audit.info("front-channel logout", metadata: ["event": "signout.frontchannel", "sessions": "\(ended)", "peer": "\(peer)"])
         }
@@ -309,7 +309,7 @@ public final class SignInService: Sendable {
     static func redirect(to location: String, headers: HTTPHeaders) -> LocalResponse {
         var headers = headers
         headers.add(name: "Location", value: location)
-        let escaped = GatewayPage.htmlEscaped(location)
+        let escaped = HTMLText.escaped(location)
         return LocalResponse(status: .found, contentType: "text/html; charset=utf-8", body: "<a href=\"\(escaped)\">Continue</a>\n", headers: headers)
     }
 
@@ -324,7 +324,7 @@ public final class SignInService: Sendable {
     static func loginRedirect(path: Substring, query: Substring?) -> LocalResponse {
         var target = String(path)
         if let query { target += "?" + query }
-        return redirect(to: "/.portcullis/login?rd=" + QueryParameters.encode(target), headers: [:])
+        return redirect(to: "/.portcullis/login?rd=" + FormURLEncoding.encode(target), headers: [:])
     }
 }
 
