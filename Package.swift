@@ -115,6 +115,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisDevIdPTests",
             dependencies: [
+                "PortcullisCore",
                 "PortcullisDevIdP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import PortcullisCore
 
 /// Signs `private_key_jwt` client assertions (RFC 7523) for the token endpoint, the way
 /// Entra expects certificate credentials: PS256, header `x5t#S256` (SHA-256 thumbprint of

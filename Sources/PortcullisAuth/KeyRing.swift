@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortcullisCore
 
 /// AES-256-GCM sealing with a rotating set of keys: the first key seals, every key opens,
 /// so a new key can be put first and the old one dropped a session lifetime later without

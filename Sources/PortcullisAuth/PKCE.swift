@@ -1,4 +1,5 @@
 import Crypto
+import PortcullisCore
 
 /// Proof Key for Code Exchange (RFC 7636), always `S256`: an intercepted authorization
 /// code is useless without the verifier, which never leaves the gateway until the exchange.

@@ -1,4 +1,5 @@
 import Crypto
+import PortcullisCore
 
 /// Unguessable values: session ids, OAuth `state` and `nonce`, PKCE verifiers.
 public enum RandomToken {

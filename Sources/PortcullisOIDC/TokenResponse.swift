@@ -37,7 +37,7 @@ public struct TokenResponse: Sendable {
     }
 
     /// Keeps provider-chosen text that ends in logs and pages to a harmless token.
-    static func safeWord(_ text: String) -> String? {
+    public static func safeWord(_ text: String) -> String? {
         let allowed = text.prefix(80).filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
         return allowed.isEmpty ? nil : String(allowed)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PortcullisAuth
+import PortcullisCore
 import Testing
 
 @Suite("Sealing, PKCE and pending logins")
@@ -80,5 +81,21 @@ struct SealingTests {
         let tooSoon = schedule.allowForcedFetch(now: start.addingTimeInterval(299))
         let later = schedule.allowForcedFetch(now: start.addingTimeInterval(300))
         #expect(first && !tooSoon && later)
+    }
+
+    @Test("base64url round-trips every length and matches Foundation; non-canonical text is refused")
+    func base64url() {
+        for length in 0..<70 {
+            let bytes = RandomToken.bytes(max(length, 1)).prefix(length)
+            let encoded = Base64URL.encode(bytes)
+            let foundation = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(encoded == foundation)
+            #expect(Base64URL.decode(encoded) == Array(bytes))
+        }
+        for bad in ["A", "AB=", "AB+/", "AB C", "AR", "AAB", "Zh=="] {  // "AR"/"AAB": non-zero unused bits
+            #expect(Base64URL.decode(bad) == nil, "\(bad)")
+        }
+        #expect(Base64URL.decode("") == [])
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortcullisCore
 import Testing
 @testable import PortcullisDevIdP
 

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import PortcullisCore
 import Testing
 @testable import PortcullisDevIdP
 

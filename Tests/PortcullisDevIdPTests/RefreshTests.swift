@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 import Testing
 @testable import PortcullisDevIdP
 

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PortcullisCore
 
 /// A sliver of Microsoft Graph: `GET /v1.0/me/transitiveMemberOf`, how a gateway reads the
 /// groups of a user whose token carried the overage marker instead of `groups`.
@@ -45,7 +46,7 @@ struct GraphEndpoint {
 
         let offset: Int
         if let token = request.query["$skiptoken"] {
-            guard let decoded = Base64URL.decode(token).flatMap({ String(data: $0, encoding: .utf8) }),
+            guard let decoded = Base64URL.decode(token).flatMap({ String(validating: $0, as: UTF8.self) }),
                 decoded.hasPrefix("devidp:"), let value = Int(decoded.dropFirst("devidp:".count)),
                 (0...objects.count).contains(value)
             else { return Self.error(.badRequest, code: "Request_BadRequest", "Invalid $skiptoken.") }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortcullisCore
 
 /// The token endpoint: authorization-code (with PKCE) and refresh-token grants.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 
 /// A JSON document with object members kept in insertion order.
 ///
@@ -50,23 +51,7 @@ enum JSONValue: Sendable, Equatable {
     }
 
     private static func quote(_ string: String, into out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        out += JSONText.quoted(string)
     }
 
     /// Parses JSON text (client assertions, token hints); `nil` when malformed.

@@ -2,6 +2,7 @@ import Crypto
 import CryptoExtras
 import Foundation
 import JWTKit
+import PortcullisCore
 
 /// A client's registered certificate: the key that verifies its assertions and the
 /// thumbprint its assertions must name in `x5t#S256`.

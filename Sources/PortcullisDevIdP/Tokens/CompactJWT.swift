@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 
 /// A JWS in compact serialization, split and decoded but not yet trusted.
 struct CompactJWT: Sendable {
@@ -11,8 +12,8 @@ struct CompactJWT: Sendable {
     /// `nil` for anything that is not three base64url parts holding JSON objects.
     init?(_ token: String) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payloadData = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2]), let header = JSONValue.parse(headerData),
+        guard parts.count == 3, let headerData = Base64URL.decode(parts[0]).map({ Data($0) }), let payloadData = Base64URL.decode(parts[1]).map({ Data($0) }),
+            let signature = Base64URL.decode(parts[2]).map({ Data($0) }), let header = JSONValue.parse(headerData),
             let payload = JSONValue.parse(payloadData), case .object = header, case .object = payload
         else { return nil }
         self.header = header

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 
 /// An authorization code and everything the token endpoint must check it against.
 struct AuthorizationCode: Sendable {

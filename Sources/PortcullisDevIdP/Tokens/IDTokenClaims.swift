@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortcullisCore
 
 /// The claims of an Entra v2.0 ID token for one user and client, in Entra's order.
 enum IDTokenClaims {

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import PortcullisCore
 
 /// One RSA signing key and its public JWK.
 ///

@@ -4,8 +4,8 @@ import PortcullisCore
 /// A signed-in browser: who it is and how long that holds. The browser only holds the
 /// sealed session id; everything else stays in the gateway.
 public struct Session: Sendable {
-    /// base64url of 256 random bits; new at every sign-in (no session fixation).
-    public var id: String
+    /// New at every sign-in (no session fixation).
+    public var id: SessionID
     public var identity: Identity
     public var created: Date
     /// The session ends here however active it is.

@@ -19,8 +19,8 @@ public final class SessionCache: Sendable {
     }
 
     private struct State {
-        var entries: [String: Entry] = [:]
-        var order: [(id: String, stamp: UInt64)] = []
+        var entries: [SessionID: Entry] = [:]
+        var order: [(id: SessionID, stamp: UInt64)] = []
         var orderStart = 0
         var nextStamp: UInt64 = 0
     }
@@ -33,7 +33,7 @@ public final class SessionCache: Sendable {
     }
 
     /// The live session with this id, touching it; nil when absent, expired or idle too long.
-    public func session(id: String, now: Date = Date()) -> Session? {
+    public func session(id: SessionID, now: Date = Date()) -> Session? {
         state.withLock { state in
             guard var entry = state.entries[id] else { return nil }
             let session = entry.session
@@ -64,7 +64,7 @@ public final class SessionCache: Sendable {
     }
 
     @discardableResult
-    public func remove(id: String) -> Session? {
+    public func remove(id: SessionID) -> Session? {
         state.withLock { $0.entries.removeValue(forKey: id)?.session }
     }
 
@@ -80,7 +80,7 @@ public final class SessionCache: Sendable {
 
     public var count: Int { state.withLock { $0.entries.count } }
 
-    private static func enqueue(_ id: String, in state: inout State) -> UInt64 {
+    private static func enqueue(_ id: SessionID, in state: inout State) -> UInt64 {
         state.nextStamp += 1
         state.order.append((id, state.nextStamp))
         return state.nextStamp

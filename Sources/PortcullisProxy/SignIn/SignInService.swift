@@ -31,7 +31,7 @@ public final class SignInService: Sendable {
 
     private init(
         config: GatewayConfig, entra: EntraConfig, provider: OpenIDProvider, http: HTTPClient, keyRing: KeyRing,
-        now: @escaping @Sendable () -> Date
+        audit: Logger, now: @escaping @Sendable () -> Date
     ) {
         self.config = config
         self.entra = entra
@@ -46,14 +46,16 @@ public final class SignInService: Sendable {
         cookies = CookieSettings(
             sessionCookieName: config.session.cookieName, secure: config.publicURL.isTLS,
             formPost: entra.responseMode == .formPost, sessionMaxAge: Int(config.session.absoluteTimeout))
-        audit = Logger(label: Self.auditLabel)
+        self.audit = audit
         callbackURL = config.publicURL.origin + "/.portcullis/callback"
     }
 
     /// Sign-in for `config`, or nil when it configures none. Loads the client certificate
     /// (failing start-up when it is unusable); the provider is contacted lazily.
+    /// - Parameter audit: where sign-in decisions go; a `portcullis.audit` logger by default.
     public static func start(
-        config: GatewayConfig, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        config: GatewayConfig, logger: Logger, audit: Logger = Logger(label: auditLabel),
+        now: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> SignInService? {
         guard let entra = config.entra else { return nil }
         let keyRing: KeyRing
@@ -70,7 +72,7 @@ public final class SignInService: Sendable {
         }
         let http = OpenIDProvider.makeHTTPClient(timeout: entra.requestTimeout)
         let provider = OpenIDProvider(config: entra, http: http, clientAssertion: assertion, logger: logger, now: now)
-        return SignInService(config: config, entra: entra, provider: provider, http: http, keyRing: keyRing, now: now)
+        return SignInService(config: config, entra: entra, provider: provider, http: http, keyRing: keyRing, audit: audit, now: now)
     }
 
     public func shutdown() async {
@@ -85,8 +87,8 @@ public final class SignInService: Sendable {
         guard !cookieHeaders.isEmpty else { return nil }
         let time = now()
         for (name, value) in CookieHeader.pairs(cookieHeaders) where name == cookies.sessionName {
-            guard let bytes = keyRing.open(value, context: Self.sessionSealContext), bytes.count == 32 else { continue }
-            if let session = sessions.session(id: Base64URL.encode(bytes), now: time) { return session }
+            guard let bytes = keyRing.open(value, context: Self.sessionSealContext), let id = SessionID(bytes: bytes) else { continue }
+            if let session = sessions.session(id: id, now: time) { return session }
         }
         return nil
     }
@@ -188,7 +190,7 @@ public final class SignInService: Sendable {
             if let code = text.code { detail.append("Error \(code)") }
             if let correlation = text.correlationID { detail.append("Correlation ID \(correlation)") }
             return fail(
-                .forbidden, "signin.provider_error", "provider returned \(TokenResponseText.safe(error)) \(text.code ?? "")",
+                .forbidden, "signin.provider_error", "provider returned \(TokenResponse.safeWord(error) ?? "-") \(text.code ?? "")",
                 title: text.title, message: text.message, detail: detail.isEmpty ? nil : detail.joined(separator: " · "))
         }
         guard let pending else {
@@ -256,14 +258,14 @@ public final class SignInService: Sendable {
             }
         }
         let time = now()
-        let id = Base64URL.encode(RandomToken.bytes(32))
+        let id = SessionID.random()
         let session = Session(
             id: id, identity: identity, created: time, absoluteExpiry: time.addingTimeInterval(config.session.absoluteTimeout),
             lastSeen: time, providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
             logoutHint: claims["login_hint"]?.stringValue, refreshToken: tokens.refreshToken)
         sessions.put(session)
         var headers = clearing
-        let sealed = keyRing.seal(Base64URL.decode(id)!, context: Self.sessionSealContext)
+        let sealed = keyRing.seal(id.bytes, context: Self.sessionSealContext)
         headers.add(name: "Set-Cookie", value: cookies.setCookie(cookies.sessionName, value: sealed, maxAge: cookies.sessionMaxAge))
         audit.info(
             "signed in",
@@ -325,12 +327,5 @@ public final class SignInService: Sendable {
         var target = String(path)
         if let query { target += "?" + query }
         return redirect(to: "/.portcullis/login?rd=" + FormURLEncoding.encode(target), headers: [:])
-    }
-}
-
-/// Provider-supplied words as safe log text.
-enum TokenResponseText {
-    static func safe(_ text: String) -> String {
-        String(text.prefix(60).filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import PortcullisCore
 
 /// A self-signed X.509 certificate built with a few lines of DER, because swift-certificates
 /// is not a dependency of this package: enough for the IdP to read the key and thumbprint.

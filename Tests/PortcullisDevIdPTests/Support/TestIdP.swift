@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
+import PortcullisCore
 @testable import PortcullisDevIdP
 
 /// A response as a test sees it.

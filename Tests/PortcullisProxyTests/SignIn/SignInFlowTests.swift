@@ -272,3 +272,36 @@ struct CertificateCredentialTests {
         #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
     }
 }
+
+@Suite("Audit log of sign-in decisions (live, dev IdP)")
+struct SignInAuditTests {
+    @Test("every decision is logged with its event, and no code, state, token, cookie or secret ever is")
+    func auditLog() async throws {
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(audit: audit)
+        defer { Task { await harness.stop() } }
+
+        let started = try await harness.startLogin()
+        let callback = try await harness.pickUser("alice", at: started)
+        let signedIn = try await harness.get(callback, cookies: started.cookies)
+        let session = try #require(signedIn.setCookies["portcullis_session"])
+        _ = try await harness.get(callback, cookies: started.cookies)  // replay
+        _ = try await harness.signIn("dave")  // Entra refuses
+        _ = try await harness.get("/.portcullis/logout", cookies: ["portcullis_session": session])
+
+        let lines = audit.lines
+        for event in ["signin.start", "signin.success", "signin.replayed", "signin.provider_error", "signout"] {
+            #expect(lines.contains { $0.contains("event=\(event)") }, "no \(event) in \(lines)")
+        }
+        #expect(lines.contains { $0.contains("event=signin.success") && $0.contains("user=alice@contoso.example") })
+
+        let query = try #require(URLComponents(string: "http://x" + callback)?.queryItems)
+        var secrets = query.compactMap { $0.name == "code" || $0.name == "state" ? $0.value : nil }
+        secrets += [session, SignInHarness.clientSecret, "eyJ"]  // "eyJ" starts every JWT
+        secrets += started.cookies.values.filter { !$0.isEmpty }
+        #expect(secrets.count >= 5)
+        for secret in secrets {
+            #expect(!lines.contains { $0.contains(secret) }, "an audit line contains a secret")
+        }
+    }
+}

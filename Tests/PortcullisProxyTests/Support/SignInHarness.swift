@@ -25,7 +25,8 @@ struct SignInHarness {
     /// - Parameter certificate: when set, the IdP accepts only this certificate (no secret)
     ///   and `entra` must configure `clientCertificate` instead of the secret.
     static func start(
-        tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil
+        tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
+        audit: CapturedLog? = nil
     ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
@@ -51,7 +52,9 @@ struct SignInHarness {
         let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? clientSecret : nil })
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let signIn = try await SignInService.start(config: config, logger: logger)!
+        var auditLogger = Logger(label: SignInService.auditLabel) { _ in audit ?? CapturedLog() }
+        auditLogger.logLevel = .info
+        let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger)!
         let server = try await GatewayServer.start(
             runtime: GatewayRuntime(config: config, signIn: signIn), group: group, logger: logger)
         return SignInHarness(idp: idp, echo: echo, server: server, signIn: signIn)
@@ -132,5 +135,25 @@ extension TestResponse {
 
     func echoedHeader(_ name: String) throws -> String? {
         try echoedHeaders().first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+/// A log handler that keeps every line (message and metadata) for assertions.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var lines: [String] { lock.withLock { stored } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        lock.withLock { stored.append("\(event.level) \(event.message) \(fields)") }
     }
 }
