@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -62,11 +63,29 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
+        // Sessions: the model, the in-process cache (also the `memory` store), the store
+        // protocol and the at-rest encoding. No I/O.
+        .target(
+            name: "PortcullisSessions",
+            dependencies: ["PortcullisCore", "PortcullisAuth"]
+        ),
+        // The shared `postgres` session store (postgres-nio): table, sweeping, LISTEN/NOTIFY.
+        .target(
+            name: "PortcullisPostgres",
+            dependencies: [
+                "PortcullisCore",
+                "PortcullisSessions",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "PortcullisProxy",
             dependencies: [
                 "PortcullisCore",
                 "PortcullisAuth",
+                "PortcullisSessions",
+                "PortcullisPostgres",
                 "PortcullisOIDC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,6 +110,8 @@ let package = Package(
             dependencies: [
                 "PortcullisCore",
                 "PortcullisProxy",
+                "PortcullisSessions",
+                "PortcullisPostgres",
                 "PortcullisEcho",
                 "PortcullisDevIdP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -113,6 +134,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PortcullisSessionsTests",
+            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions", "PortcullisPostgres"]
+        ),
+        .testTarget(
             name: "PortcullisDevIdPTests",
             dependencies: [
                 "PortcullisCore",
@@ -131,6 +156,8 @@ let package = Package(
             dependencies: [
                 "PortcullisCore",
                 "PortcullisProxy",
+                "PortcullisSessions",
+                "PortcullisPostgres",
                 "PortcullisEcho",
                 "PortcullisDevIdP",
                 .product(name: "NIOCore", package: "swift-nio"),

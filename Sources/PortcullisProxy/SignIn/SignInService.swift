@@ -6,6 +6,7 @@ import NIOHTTP1
 import PortcullisAuth
 import PortcullisCore
 import PortcullisOIDC
+import PortcullisSessions
 
 /// Entra ID sign-in for the gateway: the session check on the hot path (synchronous, no
 /// I/O) and the control-plane endpoints `/.portcullis/login`, `callback`, `logout`.
@@ -88,7 +89,7 @@ public final class SignInService: Sendable {
         let time = now()
         for (name, value) in CookieHeader.pairs(cookieHeaders) where name == cookies.sessionName {
             guard let bytes = keyRing.open(value, context: Self.sessionSealContext), let id = SessionID(bytes: bytes) else { continue }
-            if let session = sessions.session(id: id, now: time) { return session }
+            if let hit = sessions.lookup(id: id, now: time) { return hit.session }
         }
         return nil
     }
@@ -261,7 +262,7 @@ public final class SignInService: Sendable {
         let id = SessionID.random()
         let session = Session(
             id: id, identity: identity, created: time, absoluteExpiry: time.addingTimeInterval(config.session.absoluteTimeout),
-            lastSeen: time, providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
+            providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
             logoutHint: claims["login_hint"]?.stringValue, refreshToken: tokens.refreshToken)
         sessions.put(session)
         var headers = clearing

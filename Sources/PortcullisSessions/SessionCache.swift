@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// The in-process session store, read synchronously on the event loop of every
-/// authenticated request: one lock and one dictionary lookup, no task hop.
+/// The in-process session cache, read synchronously on the event loop of every
+/// authenticated request: one lock and one dictionary lookup, no task hop. With no shared
+/// store configured it *is* the store (`memory`, the embedded default).
 ///
 /// Bounded: beyond `capacity` the least recently used sessions are dropped, so a flood of
 /// sign-ins cannot grow memory without limit. Recency is kept in a queue of touch stamps
@@ -11,7 +12,8 @@ import Synchronization
 public final class SessionCache: Sendable {
     public let capacity: Int
     public let idleTimeout: TimeInterval
-    static let touchInterval: TimeInterval = 60
+    /// How often a session in use has its `lastSeen` moved (and a shared store told).
+    public static let touchInterval: TimeInterval = 60
 
     private struct Entry {
         var session: Session
@@ -32,21 +34,28 @@ public final class SessionCache: Sendable {
         self.idleTimeout = idleTimeout
     }
 
+    /// A cache hit: the session as it is now, and whether this use moved its `lastSeen`
+    /// (at most once a minute), which a shared store should then hear about.
+    public struct Hit: Sendable {
+        public var session: Session
+        public var touched: Bool
+    }
+
     /// The live session with this id, touching it; nil when absent, expired or idle too long.
-    public func session(id: SessionID, now: Date = Date()) -> Session? {
+    public func lookup(id: SessionID, now: Date = Date()) -> Hit? {
         state.withLock { state in
             guard var entry = state.entries[id] else { return nil }
-            let session = entry.session
-            if now >= session.absoluteExpiry || now.timeIntervalSince(session.lastSeen) >= idleTimeout {
+            if !entry.session.isLive(at: now, idleTimeout: idleTimeout) {
                 state.entries[id] = nil
                 return nil
             }
-            if now.timeIntervalSince(session.lastSeen) >= Self.touchInterval {
-                entry.session.lastSeen = now
-                entry.stamp = Self.enqueue(id, in: &state)
-                state.entries[id] = entry
+            guard now.timeIntervalSince(entry.session.lastSeen) >= Self.touchInterval else {
+                return Hit(session: entry.session, touched: false)
             }
-            return session
+            entry.session.lastSeen = now
+            entry.stamp = Self.enqueue(id, in: &state)
+            state.entries[id] = entry
+            return Hit(session: entry.session, touched: true)
         }
     }
 
@@ -71,8 +80,28 @@ public final class SessionCache: Sendable {
     /// Ends every session of a provider session (`sid`), for front-channel logout.
     @discardableResult
     public func remove(providerSessionID sid: String) -> Int {
+        remove { $0.providerSessionID == sid }
+    }
+
+    /// Ends every session of a user, for admin revocation.
+    @discardableResult
+    public func remove(username: String) -> Int {
+        remove { $0.identity.username == username }
+    }
+
+    /// Applies a change made elsewhere (another instance, the CLI).
+    public func apply(_ eviction: SessionEviction) {
+        switch eviction {
+        case .session(let id): remove(id: id)
+        case .user(let username): remove(username: username)
+        case .providerSession(let sid): remove(providerSessionID: sid)
+        }
+    }
+
+    /// A linear scan: revocations are rare and admin-driven, lookups are not.
+    private func remove(where matches: (Session) -> Bool) -> Int {
         state.withLock { state in
-            let ids = state.entries.filter { $0.value.session.providerSessionID == sid }.map(\.key)
+            let ids = state.entries.filter { matches($0.value.session) }.map(\.key)
             for id in ids { state.entries[id] = nil }
             return ids.count
         }
@@ -93,4 +122,25 @@ public final class SessionCache: Sendable {
         state.order = state.order[state.orderStart...].filter { state.entries[$0.id]?.stamp == $0.stamp }
         state.orderStart = 0
     }
+}
+
+/// The `memory` store: the cache itself. Nothing outside the process sees these sessions,
+/// so there is nothing to run and nothing to hear from elsewhere.
+extension SessionCache: SessionStore {
+    public func run(evict: @escaping @Sendable (SessionEviction) -> Void) async throws {
+        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+    }
+
+    public func session(id: SessionID) async throws -> Session? { lookup(id: id)?.session }
+
+    /// The cache derives the session's end from its own timeouts; `ttl` adds nothing.
+    public func put(_ session: Session, ttl: TimeInterval) async throws { put(session) }
+
+    public func delete(id: SessionID) async throws { remove(id: id) }
+
+    public func deleteAll(username: String) async throws -> Int { remove(username: username) }
+
+    public func deleteAll(providerSessionID: String) async throws -> Int { remove(providerSessionID: providerSessionID) }
+
+    public func count() async throws -> Int { count }
 }

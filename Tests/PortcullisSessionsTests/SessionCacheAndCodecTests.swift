@@ -1,0 +1,139 @@
+import Foundation
+import PortcullisAuth
+import PortcullisCore
+import PortcullisSessions
+import Testing
+
+func makeSession(
+    _ username: String = "alice", sid: String? = "sid-1", refreshToken: String? = "rt-secret-0123456789", at time: Date = Date(),
+    absolute: TimeInterval = 24 * 3600
+) -> Session {
+    Session(
+        id: .random(),
+        identity: Identity(username: username, email: "\(username)@contoso.example", roles: ["Reader"], groups: ["g1"], method: .sso),
+        created: time, absoluteExpiry: time.addingTimeInterval(absolute), providerSessionID: sid, logoutHint: "hint-\(username)",
+        refreshToken: refreshToken)
+}
+
+@Suite("Session cache (the memory store)")
+struct SessionCacheTests {
+    @Test("a put session is found; an unknown id is not")
+    func hitAndMiss() {
+        let cache = SessionCache(capacity: 100, idleTimeout: 3600)
+        let session = makeSession()
+        cache.put(session)
+        #expect(cache.lookup(id: session.id)?.session == session)
+        #expect(cache.lookup(id: .random()) == nil)
+    }
+
+    @Test("idle and absolute timeouts end a session")
+    func expiry() {
+        let start = Date()
+        let cache = SessionCache(capacity: 100, idleTimeout: 600)
+        let idle = makeSession(at: start)
+        let old = makeSession(at: start, absolute: 900)
+        cache.put(idle)
+        cache.put(old)
+        // Used at 500 s: the idle clock restarts (a touch is due after 60 s).
+        #expect(cache.lookup(id: old.id, now: start.addingTimeInterval(500))?.touched == true)
+        #expect(cache.lookup(id: idle.id, now: start.addingTimeInterval(599)) != nil)
+        #expect(cache.lookup(id: idle.id, now: start.addingTimeInterval(599 + 600)) == nil)
+        // Active, but past its absolute expiry.
+        #expect(cache.lookup(id: old.id, now: start.addingTimeInterval(901)) == nil)
+    }
+
+    @Test("lastSeen moves at most once a minute")
+    func touchGranularity() {
+        let start = Date()
+        let cache = SessionCache(capacity: 100, idleTimeout: 3600)
+        let session = makeSession(at: start)
+        cache.put(session)
+        #expect(cache.lookup(id: session.id, now: start.addingTimeInterval(30))?.touched == false)
+        let hit = cache.lookup(id: session.id, now: start.addingTimeInterval(61))
+        #expect(hit?.touched == true)
+        #expect(hit?.session.lastSeen == start.addingTimeInterval(61))
+        #expect(cache.lookup(id: session.id, now: start.addingTimeInterval(90))?.touched == false)
+    }
+
+    @Test("beyond capacity the least recently used go first")
+    func bounded() {
+        let start = Date()
+        let cache = SessionCache(capacity: 100, idleTimeout: 3600)
+        let first = makeSession(at: start)
+        cache.put(first)
+        var others: [Session] = []
+        for _ in 0..<99 {
+            let session = makeSession(at: start)
+            others.append(session)
+            cache.put(session)
+        }
+        // Using the first makes the second-oldest the least recently used.
+        #expect(cache.lookup(id: first.id, now: start.addingTimeInterval(61)) != nil)
+        for _ in 0..<5000 { cache.put(makeSession(at: start)) }
+        #expect(cache.count == 100)
+        #expect(cache.lookup(id: others[0].id, now: start.addingTimeInterval(62)) == nil)
+    }
+
+    @Test("revocation by user, by provider session and by eviction message")
+    func revocation() {
+        let cache = SessionCache(capacity: 100, idleTimeout: 3600)
+        let a1 = makeSession("alice", sid: "s1"), a2 = makeSession("alice", sid: "s2"), b = makeSession("bob", sid: "s1")
+        [a1, a2, b].forEach(cache.put)
+        #expect(cache.remove(username: "alice") == 2)
+        #expect(cache.lookup(id: b.id) != nil)
+        cache.apply(.providerSession("s1"))
+        #expect(cache.count == 0)
+        let c = makeSession("carol")
+        cache.put(c)
+        cache.apply(SessionEviction(message: SessionEviction.session(c.id).message)!)
+        #expect(cache.count == 0)
+    }
+}
+
+@Suite("Session encoding and eviction messages")
+struct SessionCodecTests {
+    @Test("a session survives encoding, with its refresh token sealed")
+    func roundTrip() throws {
+        let codec = SessionCodec(keyRing: .ephemeral())
+        let session = makeSession()
+        let bytes = codec.encode(session)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(!text.contains("rt-secret"))
+        let decoded = try #require(codec.decode(bytes, id: session.id))
+        // Dates pass through as seconds since 1970; compare at that resolution.
+        #expect(decoded.identity == session.identity)
+        #expect(decoded.refreshToken == "rt-secret-0123456789")
+        #expect(decoded.providerSessionID == "sid-1")
+        #expect(abs(decoded.absoluteExpiry.timeIntervalSince(session.absoluteExpiry)) < 0.001)
+    }
+
+    @Test("a refresh token sealed with a key no longer in the ring is dropped, the session kept")
+    func foreignKey() throws {
+        let session = makeSession()
+        let bytes = SessionCodec(keyRing: .ephemeral()).encode(session)
+        let decoded = try #require(SessionCodec(keyRing: .ephemeral()).decode(bytes, id: session.id))
+        #expect(decoded.refreshToken == nil)
+        #expect(decoded.identity.username == "alice")
+    }
+
+    @Test("garbage decodes to nil")
+    func garbage() {
+        let codec = SessionCodec(keyRing: .ephemeral())
+        #expect(codec.decode(Array("{}".utf8), id: .random()) == nil)
+        #expect(codec.decode([0xff, 0x00], id: .random()) == nil)
+        #expect(codec.decode([], id: .random()) == nil)
+    }
+
+    @Test("eviction messages round-trip; anything else is refused")
+    func evictionMessages() {
+        let id = SessionID.random()
+        for eviction in [SessionEviction.session(id), .user("alice"), .providerSession("0a1b-sid")] {
+            #expect(SessionEviction(message: eviction.message) == eviction)
+        }
+        for bad in ["", "s:", "s:xyz", "x:alice", "u", "s:" + String(repeating: "g", count: 64)] {
+            #expect(SessionEviction(message: bad) == nil)
+        }
+        #expect(SessionID(hex: id.hex) == id)
+        #expect(!"\(id)".contains(id.hex))
+    }
+}
