@@ -133,9 +133,15 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
+        // Test-only helpers shared by test targets (a throwaway PostgreSQL server); never
+        // linked into the executable.
+        .target(
+            name: "PortcullisTestSupport",
+            dependencies: []
+        ),
         .testTarget(
             name: "PortcullisSessionsTests",
-            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions", "PortcullisPostgres"]
+            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions", "PortcullisPostgres", "PortcullisTestSupport"]
         ),
         .testTarget(
             name: "PortcullisDevIdPTests",
@@ -158,6 +164,7 @@ let package = Package(
                 "PortcullisProxy",
                 "PortcullisSessions",
                 "PortcullisPostgres",
+                "PortcullisTestSupport",
                 "PortcullisEcho",
                 "PortcullisDevIdP",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -136,6 +136,8 @@ extension SessionCache: SessionStore {
     /// The cache derives the session's end from its own timeouts; `ttl` adds nothing.
     public func put(_ session: Session, ttl: TimeInterval) async throws { put(session) }
 
+    public func replace(_ session: Session, ttl: TimeInterval) async throws { put(session) }
+
     public func delete(id: SessionID) async throws { remove(id: id) }
 
     public func deleteAll(username: String) async throws -> Int { remove(username: username) }

@@ -15,8 +15,13 @@ public protocol SessionStore: Sendable {
     /// The session with this id, or nil when there is none or it has expired.
     func session(id: SessionID) async throws -> Session?
 
-    /// Stores (or replaces) a session; the store forgets it `ttl` seconds from now.
+    /// Stores a session; the store forgets it `ttl` seconds from now. Used for new sessions
+    /// and for `lastSeen` touches, which no other instance needs to hear about.
     func put(_ session: Session, ttl: TimeInterval) async throws
+
+    /// Stores a changed session (revalidated identity, rotated refresh token) and has every
+    /// other instance drop its cached copy, so their next use reloads it.
+    func replace(_ session: Session, ttl: TimeInterval) async throws
 
     /// Ends one session everywhere.
     func delete(id: SessionID) async throws
