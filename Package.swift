@@ -133,6 +133,12 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
+        // Benchmark: memory cost of live sessions in the memory store (bench/session-memory.sh).
+        .executableTarget(
+            name: "SessionMemoryBench",
+            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions"],
+            path: "bench/SessionMemoryBench"
+        ),
         // Test-only helpers shared by test targets (a throwaway PostgreSQL server); never
         // linked into the executable.
         .target(
@@ -141,7 +147,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisSessionsTests",
-            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions", "PortcullisPostgres", "PortcullisTestSupport"]
+            dependencies: [
+                "PortcullisCore", "PortcullisAuth", "PortcullisSessions", "PortcullisPostgres", "PortcullisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PortcullisDevIdPTests",
@@ -167,6 +176,7 @@ let package = Package(
                 "PortcullisTestSupport",
                 "PortcullisEcho",
                 "PortcullisDevIdP",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -95,6 +95,7 @@ public final class SessionCache: Sendable {
         case .session(let id): remove(id: id)
         case .user(let username): remove(username: username)
         case .providerSession(let sid): remove(providerSessionID: sid)
+        case .everything: state.withLock { $0 = State() }
         }
     }
 

@@ -46,6 +46,9 @@ public enum SessionEviction: Sendable, Equatable {
     case user(String)
     /// Every session of this provider session (`sid`) ended.
     case providerSession(String)
+    /// Changes may have been missed (the store's change feed was interrupted): drop every
+    /// cached session, so each is read afresh from the store. Never sent between instances.
+    case everything
 
     /// The wire form carried by store notifications: `s:<hex id>`, `u:<username>`, `p:<sid>`.
     public var message: String {
@@ -53,6 +56,7 @@ public enum SessionEviction: Sendable, Equatable {
         case .session(let id): "s:" + id.hex
         case .user(let username): "u:" + username
         case .providerSession(let sid): "p:" + sid
+        case .everything: "*"
         }
     }
 

@@ -1,0 +1,2 @@
+// The session-memory benchmark (bench/session-memory.sh); being written.
+print("not yet")
