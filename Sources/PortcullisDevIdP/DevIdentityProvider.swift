@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -16,10 +17,27 @@ import NIOPosix
 public final class DevIdentityProvider: Sendable {
     private let channel: any Channel
     let authority: DevIdPAuthority
+    /// Open client connections, so ``close()`` takes the IdP down for keep-alive clients too.
+    private let connections: Connections
 
-    private init(channel: any Channel, authority: DevIdPAuthority) {
+    private init(channel: any Channel, authority: DevIdPAuthority, connections: Connections) {
         self.channel = channel
         self.authority = authority
+        self.connections = connections
+    }
+
+    final class Connections: Sendable {
+        private let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+
+        func add(_ channel: any Channel) {
+            let key = ObjectIdentifier(channel)
+            open.withLockedValue { $0[key] = channel }
+            channel.closeFuture.whenComplete { _ in _ = self.open.withLockedValue { $0.removeValue(forKey: key) } }
+        }
+
+        func closeAll() async {
+            for channel in open.withLockedValue({ Array($0.values) }) { try? await channel.close() }
+        }
     }
 
     /// Binds the IdP and serves until ``close()``.
@@ -43,19 +61,21 @@ public final class DevIdentityProvider: Sendable {
         if !problems.isEmpty { throw DevIdPDirectoryError(problems: problems) }
         let authority = try DevIdPAuthority(directory: directory, now: now)
         let router = DevIdPRouter(authority: authority)
+        let connections = Connections()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(DevIdPHTTPHandler(router: router))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         authority.baseURL = Self.baseURL(host: host, port: channel.localAddress?.port ?? port)
-        return DevIdentityProvider(channel: channel, authority: authority)
+        return DevIdentityProvider(channel: channel, authority: authority, connections: connections)
     }
 
     public var port: Int { channel.localAddress?.port ?? 0 }
@@ -82,8 +102,10 @@ public final class DevIdentityProvider: Sendable {
 
     public var directory: DevIdPDirectory { authority.state.withLockedValue { $0.directory } }
 
+    /// Stops listening and closes every open connection: the IdP is down.
     public func close() async {
         try? await channel.close()
+        await connections.closeAll()
     }
 
     static func baseURL(host: String, port: Int) -> String {

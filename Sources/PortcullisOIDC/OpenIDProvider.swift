@@ -180,10 +180,14 @@ public final class OpenIDProvider: Sendable {
     // MARK: Token endpoint
 
     public func exchange(code: String, codeVerifier: String, redirectURI: String) async throws(ProviderError) -> TokenResponse {
-        try await tokenRequest([
+        let tokens = try await tokenRequest([
             ("grant_type", "authorization_code"), ("code", code), ("code_verifier", codeVerifier),
             ("redirect_uri", redirectURI), ("scope", config.scopes.joined(separator: " ")),
         ])
+        guard tokens.idToken != nil else {
+            throw ProviderError(.badResponse, "the token endpoint returned no ID token (is \"openid\" among the scopes?)")
+        }
+        return tokens
     }
 
     public func refresh(refreshToken: String) async throws(ProviderError) -> TokenResponse {

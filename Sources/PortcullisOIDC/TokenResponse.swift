@@ -3,7 +3,9 @@ import PortcullisCore
 
 /// A token endpoint's successful answer.
 public struct TokenResponse: Sendable {
-    public var idToken: String
+    /// Always present after a code exchange (checked there); a refresh may come without one
+    /// (Entra sends one, some providers do not).
+    public var idToken: String?
     public var accessToken: String?
     public var refreshToken: String?
     /// Seconds the access token lives.
@@ -13,10 +15,7 @@ public struct TokenResponse: Sendable {
         guard case .object(let document)? = try? JSONValue.parse(data) else {
             throw ProviderError(.badResponse, "the token endpoint's answer is not JSON")
         }
-        guard let idToken = document["id_token"]?.stringValue, !idToken.isEmpty else {
-            throw ProviderError(.badResponse, "the token endpoint returned no ID token (is \"openid\" among the scopes?)")
-        }
-        self.idToken = idToken
+        idToken = document["id_token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         accessToken = document["access_token"]?.stringValue
         refreshToken = document["refresh_token"]?.stringValue
         expiresIn = document["expires_in"]?.numberValue.map { Int($0) } ?? document["expires_in"]?.stringValue.flatMap { Int($0) }

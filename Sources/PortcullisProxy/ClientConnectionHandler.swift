@@ -20,6 +20,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         /// The gateway answers itself once the request (and any body, discarded) is in.
         case local(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline)
         case proxying(ProxyExchange)
+        /// A protected request whose session the control plane is deciding (a store read
+        /// on a cache miss, or a revalidation). The client is not read meanwhile.
+        case awaitingSession(SessionWait)
         /// Waiting for a local answer or its write before closing or reading on.
         case responding
         case upgraded
@@ -70,6 +73,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 exchange.requestBodyBytes += buffer.readableBytes
                 exchange.lastActivity = .now()
                 sendUpstream(.body(.byteBuffer(buffer)), exchange)
+            case .awaitingSession(let wait):
+                wait.parts.append(.body(.byteBuffer(buffer)))
             case .local(_, _, _, .withBody(let limit, _), _):
                 localBodyBytes += buffer.readableBytes
                 if localBodyBytes <= limit {
@@ -85,6 +90,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 sendUpstream(.end(trailers), exchange)
                 exchange.upstream?.flush()
                 startResponseClock(exchange)
+            case .awaitingSession(let wait):
+                wait.parts.append(.end(trailers))
+                wait.requestComplete = true
             case .local(let head, let path, let route, var answer, let started):
                 state = .responding
                 if case .withBody(let limit, let make) = answer {
@@ -108,6 +116,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if case .proxying(let exchange) = state, !exchange.requestComplete,
             !(exchange.upstream?.isWritable ?? false)
         {
+            readPending = true
+        } else if case .awaitingSession = state {
             readPending = true
         } else {
             context.read()
@@ -176,13 +186,50 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let route = runtime.routes[index]
         var identity: Identity?
         if !route.config.isPublic {
-            guard let session = runtime.signIn?.session(cookieHeaders: head.headers["cookie"]) else {
+            switch runtime.signIn?.checkSession(cookieHeaders: head.headers["cookie"], on: context.eventLoop) ?? .anonymous {
+            case .live(let session):
+                identity = session.identity
+            case .anonymous:
                 state = .local(
                     head: head, path: target.path, route: route.config.name, answer: Self.unauthenticated(head, target), started: started)
                 return
+            case .pending(let decision):
+                let wait = SessionWait(head: head, target: target, route: route, started: started)
+                state = .awaitingSession(wait)
+                decision.assumeIsolated().whenComplete { result in self.sessionDecided(wait, result) }
+                return
             }
-            identity = session.identity
         }
+        forward(head, target: target, route: route, identity: identity, context: context)
+    }
+
+    /// A pending session check finished: proxy with the buffered start of the request, or
+    /// answer locally (and discard the body still to come).
+    private func sessionDecided(_ wait: SessionWait, _ result: Result<SessionResolution, any Error>) {
+        guard case .awaitingSession(let current) = state, current === wait, let context else { return }
+        let answer: LocalAnswer
+        switch result {
+        case .success(.live(let session)):
+            forward(wait.head, target: wait.target, route: wait.route, identity: session.identity, context: context, buffered: wait)
+            return
+        case .success(.anonymous):
+            answer = Self.unauthenticated(wait.head, wait.target)
+        case .success(.unavailable), .failure:
+            answer = .page(SignInService.sessionsUnavailablePage())
+        }
+        if wait.requestComplete {
+            state = .responding
+            deliver(answer, head: wait.head, path: wait.target.path, route: wait.route.config.name, started: wait.started, context: context)
+        } else {
+            state = .local(head: wait.head, path: wait.target.path, route: wait.route.config.name, answer: answer, started: wait.started)
+            resumeClientReads()
+        }
+    }
+
+    private func forward(
+        _ head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, identity: Identity?, context: ChannelHandlerContext,
+        buffered: SessionWait? = nil
+    ) {
         if Self.expectsContinue(head) {
             // Upstream 1xx answers are not relayed, so the gateway itself invites the body
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
@@ -190,7 +237,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         let built = UpstreamRequest.build(
             from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity)
-        let exchange = ProxyExchange(clientHead: head, upstreamHead: built.head, route: route, isUpgrade: built.isUpgrade)
+        let exchange = ProxyExchange(
+            clientHead: head, upstreamHead: built.head, route: route, isUpgrade: built.isUpgrade, started: buffered?.started ?? .now())
+        if let buffered {
+            for part in buffered.parts {
+                if case .body(.byteBuffer(let buffer)) = part { exchange.requestBodyBytes += buffer.readableBytes }
+            }
+            exchange.pending = buffered.parts
+            exchange.requestComplete = buffered.requestComplete
+        }
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
     }

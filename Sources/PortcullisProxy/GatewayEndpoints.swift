@@ -78,7 +78,8 @@ struct GatewayEndpoints {
         case ("logout", .GET), ("logout", .POST):
             return .deferred(eventLoop.makeFutureWithTask { await signIn.logout(headers: headers, peer: peer) })
         case ("frontchannel-logout", .GET):
-            return signIn.frontChannelLogout(query: target.query, peer: peer)
+            let query = target.query.map { String($0) }
+            return .deferred(eventLoop.makeFutureWithTask { await signIn.frontChannelLogout(query: query.map { Substring($0) }, peer: peer) })
         case ("signed-out", .GET), ("signed-out", .HEAD):
             return .page(
                 GatewayPage(

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 
 /// One client request being proxied: its upstream connection, what has been sent either way,
 /// and its timer. Lives on the client connection's event loop.
@@ -29,12 +30,12 @@ final class ProxyExchange {
     var responseDeadline: NIODeadline?
     var attempts = 0
 
-    init(clientHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteTarget, isUpgrade: Bool) {
+    init(clientHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteTarget, isUpgrade: Bool, started: NIODeadline = .now()) {
         self.clientHead = clientHead
         self.upstreamHead = upstreamHead
         self.route = route
         self.isUpgrade = isUpgrade
-        self.started = .now()
+        self.started = started
         self.lastActivity = started
         // A client whose upgrade is refused cannot send another request on this connection:
         // its request parser stopped at the upgrade.
@@ -50,5 +51,23 @@ final class ProxyExchange {
     func cancelTimer() {
         timer?.cancel()
         timer = nil
+    }
+}
+
+/// A protected request waiting for the control plane to decide its session: what arrived
+/// of it meanwhile (at most what was in flight; the client is not read until the decision).
+final class SessionWait {
+    let head: HTTPRequestHead
+    let target: RequestTarget
+    let route: RouteTarget
+    let started: NIODeadline
+    var parts: [HTTPClientRequestPart] = []
+    var requestComplete = false
+
+    init(head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, started: NIODeadline) {
+        self.head = head
+        self.target = target
+        self.route = route
+        self.started = started
     }
 }

@@ -12,7 +12,9 @@ import PortcullisProxy
 struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A reverse authentication gateway for web applications without single sign-on.",
-        subcommands: [Serve.self, CheckConfig.self, Demo.self, EchoUpstreamCommand.self, DevIdPCommand.self]
+        subcommands: [
+            Serve.self, CheckConfig.self, Demo.self, KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self, DevIdPCommand.self,
+        ]
     )
 }
 
@@ -45,7 +47,7 @@ func runGateway(_ config: GatewayConfig, logger: Logger) async throws -> Gateway
         signIn = try await SignInService.start(config: config, logger: logger)
     } catch {
         var standardError = FileHandle.standardError
-        print("entra.clientCertificate: \(error)", to: &standardError)
+        print("cannot start sign-in: \(error)", to: &standardError)
         throw ExitCode(configErrorExitCode)
     }
     let server = try await GatewayServer.start(

@@ -57,6 +57,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
         logging = reader.section("logging")
         entra = reader.optionalSection("entra")
         session = reader.section("session")
+        if let domain = session.cookieDomain, publicURL.host.lowercased() != domain, !publicURL.host.lowercased().hasSuffix("." + domain) {
+            reader.fail("session.cookieDomain", "\"\(domain)\" does not cover the public URL's host \"\(publicURL.host)\" (the browser would refuse the cookie)")
+        }
         allowedReturnHosts = []
         for (index, text) in reader.stringArrayWithIndices("allowedReturnHosts") {
             switch RedirectGuard.AllowedHost.parse(text) {

@@ -17,9 +17,25 @@ public struct SessionConfig: ConfigSection, Sendable {
     public var idleTimeout: Double
     /// Most sessions kept in memory; the least recently used go first beyond it.
     public var maxSessions: Int
+    /// `Domain` attribute for the session cookie, to share it across hosts under one domain
+    /// (then `__Secure-` rather than `__Host-` on https). Nil: host-only.
+    public var cookieDomain: String?
+    /// Whether the session cookie outlives the browser (Max-Age = absoluteTimeout) or is a
+    /// browser-session cookie, gone when the browser closes.
+    public var persistentCookie: Bool
+    /// Seconds after which a session's identity is confirmed again with Entra (refresh token).
+    public var revalidateEvery: Double
+    /// Seconds past a due revalidation that a session keeps working while Entra is unreachable.
+    public var outageGrace: Double
+    /// Where sessions live beyond the in-process cache.
+    public var store: SessionStoreConfig
 
     public static var fields: [ConfigField] {
-        [.value("cookieName"), .value("keysFile"), .value("absoluteTimeout"), .value("idleTimeout"), .value("maxSessions")]
+        [
+            .value("cookieName"), .value("cookieDomain"), .value("persistentCookie"), .value("keysFile"),
+            .value("absoluteTimeout"), .value("idleTimeout"), .value("revalidateEvery"), .value("outageGrace"),
+            .value("maxSessions"), .object("store", SessionStoreConfig.self),
+        ]
     }
 
     public init(reading reader: ConfigObjectReader) {
@@ -51,6 +67,27 @@ public struct SessionConfig: ConfigSection, Sendable {
         absoluteTimeout = reader.seconds("absoluteTimeout", default: 24 * 3600, in: 60...(90 * 24 * 3600))
         idleTimeout = reader.seconds("idleTimeout", default: 8 * 3600, in: 60...(90 * 24 * 3600))
         maxSessions = reader.int("maxSessions", default: 100_000, in: 100...10_000_000)
+        revalidateEvery = reader.seconds("revalidateEvery", default: 15 * 60, in: 10...(24 * 3600))
+        outageGrace = reader.seconds("outageGrace", default: 4 * 3600, in: 0...(7 * 24 * 3600))
+        persistentCookie = reader.bool("persistentCookie", default: true)
+        cookieDomain = reader.string("cookieDomain").map { $0.lowercased() }
+        if let domain = cookieDomain, !Self.isDomain(domain) {
+            reader.fail("cookieDomain", "\"\(domain)\" is not a domain name (such as \"contoso.example\", no scheme, port or leading dot)")
+        }
+        store = reader.section("store")
+        if store.kind == .postgres && keysFile == nil {
+            reader.fail("store", "a postgres store needs session.keysFile: every instance must open the others' cookies, and stored refresh tokens are sealed with those keys")
+        }
+    }
+
+    /// Letters, digits and hyphens in dot-separated labels, at least two labels.
+    static func isDomain(_ text: String) -> Bool {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.count >= 2 && text.utf8.count <= 253
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
+            }
     }
 
     static func isCookieName(_ name: String) -> Bool {

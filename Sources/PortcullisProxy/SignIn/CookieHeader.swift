@@ -45,24 +45,32 @@ struct CookieSettings: Sendable {
     /// `SameSite` for pending-login cookies: `None` when the provider answers with a
     /// cross-site form POST (which would not carry `Lax` cookies).
     let pendingSameSite: String
-    let sessionMaxAge: Int
+    /// Nil: a browser-session cookie (no Max-Age).
+    let sessionMaxAge: Int?
+    /// `Domain` of the session cookie, to share it across hosts; nil: host-only.
+    let sessionDomain: String?
 
-    init(sessionCookieName: String, secure: Bool, formPost: Bool, sessionMaxAge: Int) {
+    init(sessionCookieName: String, secure: Bool, formPost: Bool, sessionMaxAge: Int?, sessionDomain: String? = nil) {
         // `__Host-` binds the cookie to this exact origin: no subdomain can set or shadow it.
+        // A cookie shared across hosts cannot have it; `__Secure-` still demands `Secure`.
         let prefix = secure ? "__Host-" : ""
-        sessionName = prefix + sessionCookieName
+        sessionName = (secure ? (sessionDomain == nil ? "__Host-" : "__Secure-") : "") + sessionCookieName
         pendingPrefix = prefix + sessionCookieName + "_login_"
         self.secure = secure
         pendingSameSite = formPost && secure ? "None" : "Lax"
         self.sessionMaxAge = sessionMaxAge
+        self.sessionDomain = sessionDomain
     }
 
     func isOurs(_ name: Substring) -> Bool {
         name == sessionName || name.hasPrefix(pendingPrefix)
     }
 
-    func setCookie(_ name: String, value: String, maxAge: Int, sameSite: String = "Lax") -> String {
-        var text = "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=\(sameSite)"
+    func setCookie(_ name: String, value: String, maxAge: Int?, sameSite: String = "Lax") -> String {
+        var text = "\(name)=\(value); Path=/"
+        if let maxAge { text += "; Max-Age=\(maxAge)" }
+        if name == sessionName, let sessionDomain { text += "; Domain=\(sessionDomain)" }
+        text += "; HttpOnly; SameSite=\(sameSite)"
         if secure { text += "; Secure" }
         return text
     }

@@ -7,6 +7,7 @@ import PortcullisAuth
 import PortcullisCore
 import PortcullisOIDC
 import PortcullisSessions
+import Synchronization
 
 /// Entra ID sign-in for the gateway: the session check on the hot path (synchronous, no
 /// I/O) and the control-plane endpoints `/.portcullis/login`, `callback`, `logout`.
@@ -19,7 +20,11 @@ public final class SignInService: Sendable {
     let provider: OpenIDProvider
     let http: HTTPClient
     let keyRing: KeyRing
-    public let sessions: SessionCache
+    let sessions: GatewaySessions
+    /// Revalidations in flight, one per session however many requests wait on it.
+    let revalidations = Mutex<[SessionID: Task<SessionResolution, Never>]>([:])
+    /// Sessions whose revalidation found Entra unreachable: not retried before this time.
+    let outageRetries = Mutex<[SessionID: Date]>([:])
     let consumedStates: ConsumedStates
     let redirectGuard: RedirectGuard
     let claimsMapping: ClaimsMapping
@@ -32,7 +37,7 @@ public final class SignInService: Sendable {
 
     private init(
         config: GatewayConfig, entra: EntraConfig, provider: OpenIDProvider, http: HTTPClient, keyRing: KeyRing,
-        audit: Logger, now: @escaping @Sendable () -> Date
+        sessions: GatewaySessions, audit: Logger, now: @escaping @Sendable () -> Date
     ) {
         self.config = config
         self.entra = entra
@@ -40,13 +45,15 @@ public final class SignInService: Sendable {
         self.http = http
         self.keyRing = keyRing
         self.now = now
-        sessions = SessionCache(capacity: config.session.maxSessions, idleTimeout: config.session.idleTimeout)
+        self.sessions = sessions
         consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))
         redirectGuard = RedirectGuard(publicURL: config.publicURL, allowedHosts: config.allowedReturnHosts)
         claimsMapping = ClaimsMapping(username: entra.username)
         cookies = CookieSettings(
             sessionCookieName: config.session.cookieName, secure: config.publicURL.isTLS,
-            formPost: entra.responseMode == .formPost, sessionMaxAge: Int(config.session.absoluteTimeout))
+            formPost: entra.responseMode == .formPost,
+            sessionMaxAge: config.session.persistentCookie ? Int(config.session.absoluteTimeout) : nil,
+            sessionDomain: config.session.cookieDomain)
         self.audit = audit
         callbackURL = config.publicURL.origin + "/.portcullis/callback"
     }
@@ -71,27 +78,33 @@ public final class SignInService: Sendable {
             assertion = try await ClientAssertionSigner(
                 clientId: entra.clientId, certificatePEM: certificate.certificatePEM, privateKeyPEM: certificate.privateKey.value)
         }
+        let sessions = try GatewaySessions(config: config.session, keyRing: keyRing, logger: logger)
         let http = OpenIDProvider.makeHTTPClient(timeout: entra.requestTimeout)
         let provider = OpenIDProvider(config: entra, http: http, clientAssertion: assertion, logger: logger, now: now)
-        return SignInService(config: config, entra: entra, provider: provider, http: http, keyRing: keyRing, audit: audit, now: now)
+        sessions.start()
+        return SignInService(
+            config: config, entra: entra, provider: provider, http: http, keyRing: keyRing, sessions: sessions, audit: audit, now: now)
     }
 
     public func shutdown() async {
+        sessions.shutdown()
         try? await http.shutdown()
     }
 
+    /// The in-process session cache (for tests and the admin surface).
+    public var sessionCache: SessionCache { sessions.cache }
+
     // MARK: Hot path
 
-    /// The session a request's cookies carry, if any is live. Any cookie that does not open
-    /// (tampered, truncated, foreign key, garbage) simply counts as no session.
-    func session(cookieHeaders: [String]) -> Session? {
-        guard !cookieHeaders.isEmpty else { return nil }
-        let time = now()
+    /// The session ids a request's cookies carry (normally one). Any cookie that does not
+    /// open (tampered, truncated, foreign key, garbage) is simply not one.
+    func sessionIDs(cookieHeaders: [String]) -> [SessionID] {
+        guard !cookieHeaders.isEmpty else { return [] }
+        var ids: [SessionID] = []
         for (name, value) in CookieHeader.pairs(cookieHeaders) where name == cookies.sessionName {
-            guard let bytes = keyRing.open(value, context: Self.sessionSealContext), let id = SessionID(bytes: bytes) else { continue }
-            if let hit = sessions.lookup(id: id, now: time) { return hit.session }
+            if let bytes = keyRing.open(value, context: Self.sessionSealContext), let id = SessionID(bytes: bytes) { ids.append(id) }
         }
-        return nil
+        return ids
     }
 
     static let sessionSealContext = "portcullis session"
@@ -221,7 +234,7 @@ public final class SignInService: Sendable {
                 detail: error.correlationID.map { "Correlation ID \($0)" })
         }
         let claims: [String: ClaimValue]
-        switch await provider.validate(idToken: tokens.idToken, nonce: pending.nonce) {
+        switch await provider.validate(idToken: tokens.idToken ?? "", nonce: pending.nonce) {
         case .success(let validated): claims = validated
         case .failure(.provider(let error)):
             audit.error("sign-in unavailable", metadata: ["event": "signin.unavailable", "reason": "\(error)", "peer": "\(peer)"])
@@ -233,30 +246,11 @@ public final class SignInService: Sendable {
         case .failure(.token(let rejection)):
             return fail(.forbidden, "signin.token_invalid", rejection.description, message: "The sign-in could not be verified. Please try again.")
         }
-        var identity: Identity
-        switch claimsMapping.identity(from: claims) {
-        case .identity(let mapped): identity = mapped
-        case .rejected(let reason):
-            return fail(.forbidden, "signin.identity_refused", reason, message: "Your account's details cannot be used to sign in here. Tell your administrator.")
-        case .groupsOverage(let mapped):
-            identity = mapped
-            switch entra.groupsOverage {
-            case .ignore:
-                audit.notice("group overage ignored", metadata: ["event": "signin.groups_overage", "user": "\(identity.username)"])
-            case .deny:
-                return fail(
-                    .forbidden, "signin.groups_overage", "user \(identity.username) is in too many groups and groupsOverage is deny",
-                    message: "Your account is in too many groups for this application to read. Tell your administrator.")
-            case .graph:
-                guard let accessToken = tokens.accessToken else {
-                    return fail(.forbidden, "signin.groups_overage", "no access token to ask Microsoft Graph for groups", message: "Your group memberships could not be read. Tell your administrator.")
-                }
-                do {
-                    identity.groups = try await provider.groups(accessToken: accessToken)
-                } catch {
-                    return fail(.serviceUnavailable, "signin.graph_failed", error.description, message: "Your group memberships could not be read. Please try again shortly.")
-                }
-            }
+        let identity: Identity
+        switch await self.identity(from: claims, accessToken: tokens.accessToken) {
+        case .success(let resolved): identity = resolved
+        case .failure(let refusal):
+            return fail(refusal.status, refusal.event, refusal.reason, message: refusal.message)
         }
         let time = now()
         let id = SessionID.random()
@@ -264,7 +258,14 @@ public final class SignInService: Sendable {
             id: id, identity: identity, created: time, absoluteExpiry: time.addingTimeInterval(config.session.absoluteTimeout),
             providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
             logoutHint: claims["login_hint"]?.stringValue, refreshToken: tokens.refreshToken)
-        sessions.put(session)
+        do {
+            try await sessions.create(session, now: time)
+        } catch {
+            audit.error("sign-in unavailable", metadata: ["event": "signin.store_unavailable", "reason": "\(error)", "peer": "\(peer)"])
+            var page = Self.sessionsUnavailablePage()
+            page.headers = clearing
+            return .page(page)
+        }
         var headers = clearing
         let sealed = keyRing.seal(id.bytes, context: Self.sessionSealContext)
         headers.add(name: "Set-Cookie", value: cookies.setCookie(cookies.sessionName, value: sealed, maxAge: cookies.sessionMaxAge))
@@ -278,30 +279,93 @@ public final class SignInService: Sendable {
         return .response(Self.redirect(to: pending.returnTo, headers: headers))
     }
 
+    /// Why an account's claims give no usable identity.
+    struct IdentityRefusal: Error {
+        var status: HTTPResponseStatus
+        var event: String
+        var reason: String
+        var message: String
+    }
+
+    /// Claims → identity, reading groups from Microsoft Graph on overage when configured.
+    /// Shared by sign-in and revalidation, so both apply the same rules.
+    func identity(from claims: [String: ClaimValue], accessToken: String?) async -> Result<Identity, IdentityRefusal> {
+        switch claimsMapping.identity(from: claims) {
+        case .identity(let mapped):
+            return .success(mapped)
+        case .rejected(let reason):
+            return .failure(
+                IdentityRefusal(
+                    status: .forbidden, event: "signin.identity_refused", reason: reason,
+                    message: "Your account's details cannot be used to sign in here. Tell your administrator."))
+        case .groupsOverage(var identity):
+            switch entra.groupsOverage {
+            case .ignore:
+                audit.notice("group overage ignored", metadata: ["event": "signin.groups_overage", "user": "\(identity.username)"])
+                return .success(identity)
+            case .deny:
+                return .failure(
+                    IdentityRefusal(
+                        status: .forbidden, event: "signin.groups_overage",
+                        reason: "user \(identity.username) is in too many groups and groupsOverage is deny",
+                        message: "Your account is in too many groups for this application to read. Tell your administrator."))
+            case .graph:
+                guard let accessToken else {
+                    return .failure(
+                        IdentityRefusal(
+                            status: .forbidden, event: "signin.groups_overage", reason: "no access token to ask Microsoft Graph for groups",
+                            message: "Your group memberships could not be read. Tell your administrator."))
+                }
+                do {
+                    identity.groups = try await provider.groups(accessToken: accessToken)
+                    return .success(identity)
+                } catch {
+                    return .failure(
+                        IdentityRefusal(
+                            status: .serviceUnavailable, event: "signin.graph_failed", reason: error.description,
+                            message: "Your group memberships could not be read. Please try again shortly."))
+                }
+            }
+        }
+    }
+
     // MARK: Logout
 
     func logout(headers: HTTPHeaders, peer: String) async -> LocalAnswer {
         var responseHeaders = HTTPHeaders()
         responseHeaders.add(name: "Set-Cookie", value: cookies.deleteCookie(cookies.sessionName))
-        let session = self.session(cookieHeaders: headers["cookie"])
-        if let session {
-            sessions.remove(id: session.id)
-            audit.info("signed out", metadata: ["event": "signout", "user": "\(session.identity.username)", "peer": "\(peer)"])
+        // The session is ended by id whether or not this instance has it cached.
+        var session: Session?
+        for id in sessionIDs(cookieHeaders: headers["cookie"]) {
+            let found: Session?
+            if let hit = sessions.cache.lookup(id: id, now: now()) {
+                found = hit.session
+            } else {
+                found = try? await sessions.load(id: id, now: now())
+            }
+            let everywhere = await sessions.end(id: id)
+            if let found {
+                session = found
+                audit.info(
+                    "signed out",
+                    metadata: ["event": "signout", "user": "\(found.identity.username)", "everywhere": "\(everywhere)", "peer": "\(peer)"])
+            }
         }
         let signedOut = config.publicURL.origin + "/.portcullis/signed-out"
-        if session != nil, let endpoint = try? await provider.metadata().endSessionEndpoint {
+        if let session, let endpoint = try? await provider.metadata().endSessionEndpoint {
             var parameters = [("post_logout_redirect_uri", signedOut), ("client_id", entra.clientId)]
-            if let hint = session?.logoutHint { parameters.append(("logout_hint", hint)) }
+            if let hint = session.logoutHint { parameters.append(("logout_hint", hint)) }
             let separator = endpoint.contains("?") ? "&" : "?"
             return .response(Self.redirect(to: endpoint + separator + FormURLEncoding.encode(parameters), headers: responseHeaders))
         }
         return .response(Self.redirect(to: "/.portcullis/signed-out", headers: responseHeaders))
     }
 
-    /// Front-channel logout: the provider's hidden iframe names the provider session.
-    func frontChannelLogout(query: Substring?, peer: String) -> LocalAnswer {
+    /// Front-channel logout: the provider's hidden iframe names the provider session; the
+    /// iframe may carry no cookie, so sessions are found by `sid` (with or without `iss`).
+    func frontChannelLogout(query: Substring?, peer: String) async -> LocalAnswer {
         if let sid = FormURLEncoding.uniqueParameters(query)?["sid"], !sid.isEmpty {
-            let ended = sessions.remove(providerSessionID: sid)
+            let ended = await sessions.endAll(providerSessionID: sid)
             audit.info("front-channel logout", metadata: ["event": "signout.frontchannel", "sessions": "\(ended)", "peer": "\(peer)"])
         }
         return .response(LocalResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ""))
@@ -321,6 +385,13 @@ public final class SignInService: Sendable {
             status: .serviceUnavailable, title: "Sign-in is unavailable",
             message: "The sign-in service (Microsoft Entra ID) cannot be reached right now. Please try again in a few minutes.",
             link: ("Try again", "/.portcullis/login"))
+    }
+
+    static func sessionsUnavailablePage() -> GatewayPage {
+        GatewayPage(
+            status: .serviceUnavailable, title: "Sessions are unavailable",
+            message: "Your session cannot be checked right now (the session store is unreachable). Please try again in a minute.",
+            link: ("Try again", "/"))
     }
 
     /// Where an unauthenticated browser is sent: the login endpoint, remembering the page.

@@ -7,6 +7,7 @@ import PortcullisCore
 import PortcullisDevIdP
 import PortcullisEcho
 import PortcullisProxy
+import Synchronization
 
 /// The dev IdP, an echo upstream and a gateway with Entra sign-in, all on loopback. The
 /// gateway's port is chosen first because the IdP must know the redirect URI.
@@ -18,7 +19,9 @@ struct SignInHarness {
     let echo: EchoUpstream
     let server: GatewayServer
     let signIn: SignInService
-    var port: Int { server.localAddress.port! }
+    /// The config text, for starting further instances of the same gateway.
+    let configJSON: String
+    let port: Int
     var origin: String { "http://127.0.0.1:\(port)" }
 
     /// - Parameter entra: extra `entra` fields (JSON, leading comma) or replacements.
@@ -26,7 +29,7 @@ struct SignInHarness {
     ///   and `entra` must configure `clientCertificate` instead of the secret.
     static func start(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil
+        audit: CapturedLog? = nil, clock: TestClock? = nil
     ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
@@ -49,15 +52,26 @@ struct SignInHarness {
                 { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)" }
               ]\(extra) }
             """
-        let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? clientSecret : nil })
+        let (server, signIn) = try await startGateway(json, audit: audit, clock: clock)
+        return SignInHarness(idp: idp, echo: echo, server: server, signIn: signIn, configJSON: json, port: port)
+    }
+
+    /// A gateway from `json`, optionally listening on another port than the config says.
+    static func startGateway(_ json: String, port: Int? = nil, audit: CapturedLog? = nil, clock: TestClock? = nil) async throws -> (
+        GatewayServer, SignInService
+    ) {
+        var config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? clientSecret : nil })
+        if let port { config.listen.port = port }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var auditLogger = Logger(label: SignInService.auditLabel) { _ in audit ?? CapturedLog() }
         auditLogger.logLevel = .info
-        let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger)!
+        let now: @Sendable () -> Date
+        if let clock { now = { clock.now() } } else { now = { Date() } }
+        let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger, now: now)!
         let server = try await GatewayServer.start(
-            runtime: GatewayRuntime(config: config, signIn: signIn), group: group, logger: logger)
-        return SignInHarness(idp: idp, echo: echo, server: server, signIn: signIn)
+            runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        return (server, signIn)
     }
 
     func stop() async {
@@ -156,4 +170,13 @@ final class CapturedLog: LogHandler, @unchecked Sendable {
         let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         lock.withLock { stored.append("\(event.level) \(event.message) \(fields)") }
     }
+}
+
+/// A clock tests can move forward, shared by a gateway's sessions and token checks.
+final class TestClock: Sendable {
+    private let offset = Mutex<TimeInterval>(0)
+
+    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+
+    func advance(_ seconds: TimeInterval) { offset.withLock { $0 += seconds } }
 }

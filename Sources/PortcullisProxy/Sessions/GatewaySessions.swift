@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import PortcullisAuth
+import PortcullisCore
+import PortcullisPostgres
+import PortcullisSessions
+import Synchronization
+
+/// The gateway's sessions: the in-process cache every authenticated request reads
+/// synchronously, and the shared store behind it. With the `memory` store there is no
+/// store behind: the cache is the store.
+///
+/// Writes go to both (the store first, so a session the store refused never exists);
+/// changes made by other instances arrive as evictions from the store's `run` and drop the
+/// cached copy. The store is touched at most once a minute per session in use.
+final class GatewaySessions: Sendable {
+    let cache: SessionCache
+    /// Nil for `memory`.
+    let sharedStore: (any SessionStore)?
+    let idleTimeout: TimeInterval
+    let logger: Logger
+    private let runner = Mutex<Task<Void, Never>?>(nil)
+
+    init(config: SessionConfig, keyRing: KeyRing, logger: Logger) throws {
+        cache = SessionCache(capacity: config.maxSessions, idleTimeout: config.idleTimeout)
+        idleTimeout = config.idleTimeout
+        self.logger = logger
+        switch config.store.kind {
+        case .memory:
+            sharedStore = nil
+        case .postgres:
+            sharedStore = try PostgresSessionStore(url: config.store.url?.value ?? "", codec: SessionCodec(keyRing: keyRing), logger: logger)
+        }
+    }
+
+    /// Starts the shared store's background work (connections, change notifications,
+    /// sweeping); it restarts after a failure, because the database coming back must bring
+    /// the gateway back without a restart.
+    func start() {
+        guard let store = sharedStore else { return }
+        let cache = cache, logger = logger
+        let task = Task {
+            while !Task.isCancelled {
+                do {
+                    try await store.run { eviction in cache.apply(eviction) }
+                } catch {
+                    logger.error("session store stopped; restarting", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        runner.withLock { $0 = task }
+    }
+
+    func shutdown() {
+        runner.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+    }
+
+    /// Seconds the store should keep a session: until it would expire unused.
+    func ttl(_ session: Session, now: Date) -> TimeInterval {
+        max(1, session.expiry(idleTimeout: idleTimeout).timeIntervalSince(now))
+    }
+
+    /// A cache miss: the store's copy, cached from now on; nil when there is none or it has
+    /// expired. Throws when the store cannot answer.
+    func load(id: SessionID, now: Date) async throws -> Session? {
+        guard let store = sharedStore else { return nil }
+        guard let session = try await store.session(id: id), session.isLive(at: now, idleTimeout: idleTimeout) else { return nil }
+        cache.put(session)
+        return session
+    }
+
+    /// The stored copy, which another instance may have changed since this one cached it.
+    func fresh(_ session: Session) async -> Session? {
+        guard let store = sharedStore else { return nil }
+        return try? await store.session(id: session.id)
+    }
+
+    /// A new session. Throws (and nothing is kept) when the store cannot take it.
+    func create(_ session: Session, now: Date) async throws {
+        try await sharedStore?.put(session, ttl: ttl(session, now: now))
+        cache.put(session)
+    }
+
+    /// A changed session (revalidated): every other instance drops its copy.
+    func update(_ session: Session, now: Date) async {
+        cache.put(session)
+        do {
+            try await sharedStore?.replace(session, ttl: ttl(session, now: now))
+        } catch {
+            logger.warning("session store could not take a revalidated session", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `lastSeen` moved: tell the store, off the request path, so the session's idle clock
+    /// is shared by every instance.
+    func touched(_ session: Session, now: Date) {
+        guard let store = sharedStore else { return }
+        let ttl = ttl(session, now: now), logger = logger
+        Task {
+            do { try await store.put(session, ttl: ttl) } catch { logger.debug("session touch not stored", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Ends one session here and everywhere. False when the store could not be told (the
+    /// session is gone from this instance only).
+    @discardableResult
+    func end(id: SessionID) async -> Bool {
+        cache.remove(id: id)
+        do {
+            try await sharedStore?.delete(id: id)
+            return true
+        } catch {
+            logger.error("session store could not end a session", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Ends every session of a provider session (`sid`), here and everywhere.
+    func endAll(providerSessionID sid: String) async -> Int {
+        let local = cache.remove(providerSessionID: sid)
+        guard let store = sharedStore else { return local }
+        do {
+            return max(local, try await store.deleteAll(providerSessionID: sid))
+        } catch {
+            logger.error("session store could not end provider sessions", metadata: ["error": "\(error)"])
+            return local
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import NIOHTTP1
+import PortcullisDevIdP
+import Testing
+
+@testable import PortcullisProxy
+
+/// Sessions follow Entra: revalidation with the refresh token every `revalidateEvery`, and
+/// an outage grace while Entra is unreachable. Time is moved with a test clock shared by
+/// the gateway's sessions and its token checks.
+@Suite("Session revalidation (live, dev IdP)", .serialized)
+struct SessionRevalidationTests {
+    static let session = #", "session": { "revalidateEvery": 900, "outageGrace": 3600 }"#
+
+    @Test("a role removed at Entra is gone from the next request after revalidateEvery; refresh tokens rotate")
+    func roleRemoved() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        defer { Task { await harness.stop() } }
+        let (_, cookies) = try await harness.signIn("alice")
+        #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Write")
+
+        harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
+        // Not due yet: the cached identity answers, no call to Entra.
+        clock.advance(600)
+        #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Write")
+        #expect(!audit.lines.contains { $0.contains("session.revalidated") })
+
+        clock.advance(301)
+        let after = try await harness.get("/app/x", cookies: cookies)
+        #expect(after.status == 200)
+        #expect(try after.echoedHeader("X-Forwarded-Roles") == "Repairs.Read")
+        #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=true") })
+
+        // A second revalidation works only with the rotated refresh token (the dev IdP
+        // refuses a used one).
+        harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read", "Repairs.Admin"] }
+        clock.advance(901)
+        #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Admin")
+        #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
+    }
+
+    @Test("a user disabled at Entra loses the session at the next revalidation")
+    func disabledUser() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        defer { Task { await harness.stop() } }
+        let (_, cookies) = try await harness.signIn("alice")
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+        harness.idp.updateUser(key: "alice") { $0.disabled = true }
+        clock.advance(901)
+        let denied = try await harness.get("/app/x", cookies: cookies)
+        #expect(denied.status == 401)
+        #expect(harness.signIn.sessionCache.count == 0)
+        #expect(audit.lines.contains { $0.contains("event=session.revalidation_refused") && $0.contains("user=alice@contoso.example") })
+        // Ended, not merely refused once: the next request does not try again.
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
+        // A browser is sent to sign in again.
+        #expect(try await harness.get("/app/x", cookies: cookies, headers: SignInFlowTests.browser).status == 302)
+    }
+
+    @Test("Entra unreachable: the session keeps working within outageGrace, each use logged, and ends after it")
+    func outageGrace() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        defer { Task { await harness.stop() } }
+        let (_, cookies) = try await harness.signIn("alice")
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+        await harness.idp.close()
+
+        clock.advance(901)
+        let during = try await harness.get("/app/x", cookies: cookies)
+        #expect(during.status == 200)
+        #expect(try during.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+        // Within the retry interval the session is let through without another attempt, logged.
+        clock.advance(5)
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+        #expect(audit.lines.filter { $0.contains("event=session.outage_grace") }.count >= 2)
+
+        // Past revalidateEvery + outageGrace the session ends.
+        clock.advance(3600)
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
+        #expect(audit.lines.contains { $0.contains("event=session.outage_grace_over") })
+        #expect(harness.signIn.sessionCache.count == 0)
+    }
+
+    @Test("a session cookie set with cookieDomain and persistentCookie false carries Domain and no Max-Age")
+    func cookieAttributes() async throws {
+        let harness = try await SignInHarness.start(extra: #", "session": { "cookieDomain": "127.0.0.1", "persistentCookie": false }"#)
+        defer { Task { await harness.stop() } }
+        let (callback, cookies) = try await harness.signIn("alice")
+        let header = try #require(callback.head.headers["set-cookie"].first { $0.hasPrefix("portcullis_session=") && !$0.contains("Max-Age=0") })
+        #expect(header.contains("; Domain=127.0.0.1"))
+        #expect(!header.contains("Max-Age"))
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+    }
+}
