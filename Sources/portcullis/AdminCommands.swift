@@ -86,7 +86,11 @@ func withSharedStore<T: Sendable>(_ path: String, _ body: @escaping @Sendable (P
                 try await store.run { _ in }
                 return nil
             }
-            group.addTask { try await body(store) }
+            group.addTask {
+                // Let the store's pool start first (postgres-nio warns about queries queued before it runs).
+                try await Task.sleep(for: .milliseconds(100))
+                return try await body(store)
+            }
             while let result = try await group.next() {
                 if let result {
                     group.cancelAll()
