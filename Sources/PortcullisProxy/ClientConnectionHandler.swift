@@ -188,6 +188,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if !route.config.isPublic {
             switch runtime.signIn?.checkSession(cookieHeaders: head.headers["cookie"], on: context.eventLoop) ?? .anonymous {
             case .live(let session):
+                if let denied = denial(session.identity, route: route) {
+                    state = .local(head: head, path: target.path, route: route.config.name, answer: denied, started: started)
+                    return
+                }
                 identity = session.identity
             case .anonymous:
                 state = .local(
@@ -210,6 +214,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let answer: LocalAnswer
         switch result {
         case .success(.live(let session)):
+            if let denied = denial(session.identity, route: wait.route) {
+                answer = denied
+                break
+            }
             forward(wait.head, target: wait.target, route: wait.route, identity: session.identity, context: context, buffered: wait)
             return
         case .success(.anonymous):
@@ -224,6 +232,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             state = .local(head: wait.head, path: wait.target.path, route: wait.route.config.name, answer: answer, started: wait.started)
             resumeClientReads()
         }
+    }
+
+    /// The route's access policy (`allow`) refusing this identity: a 403 page, audited.
+    private func denial(_ identity: Identity, route: RouteTarget) -> LocalAnswer? {
+        guard let policy = route.config.allow, !policy.allows(identity) else { return nil }
+        runtime.signIn?.audit.warning(
+            "access denied",
+            metadata: ["event": "access.denied", "user": "\(identity.username)", "route": "\(route.config.name)", "peer": "\(peer)"])
+        return .page(
+            GatewayPage(
+                status: .forbidden, title: "Access denied",
+                message: "Your account (\(identity.username)) does not have access to this application. Ask your administrator for access.",
+                link: ("Sign out", "/.portcullis/logout")))
     }
 
     private func forward(

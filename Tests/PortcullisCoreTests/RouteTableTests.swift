@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PortcullisCore
@@ -58,5 +59,45 @@ struct RouteTableTests {
         #expect(table.match(host: "x", path: "/") == nil)
         #expect(table.match(host: "x", path: "/onlyx") == nil)
         #expect(table.match(host: "x", path: "/only/y") == 0)
+    }
+}
+
+@Suite("Route access policy (allow)")
+struct AccessPolicyTests {
+    let alice = Identity(
+        username: "alice@contoso.example", email: "Alice@Contoso.Example", tenantId: "7C000000-0000-4000-8000-000000000001",
+        roles: ["Repairs.Read"], groups: ["9A000000-0000-4000-8000-000000000001"], method: .sso)
+
+    @Test("any one matching entry admits; nothing matching refuses")
+    func matching() {
+        #expect(AccessPolicy(roles: ["Repairs.Read"]).allows(alice))
+        #expect(!AccessPolicy(roles: ["repairs.read"]).allows(alice))  // role values are exact
+        #expect(AccessPolicy(groups: ["9a000000-0000-4000-8000-000000000001"]).allows(alice))
+        #expect(AccessPolicy(users: ["ALICE@contoso.example"]).allows(alice))
+        #expect(AccessPolicy(emailDomains: ["contoso.example"]).allows(alice))
+        #expect(!AccessPolicy(emailDomains: ["example"]).allows(alice))
+        #expect(AccessPolicy(tenants: ["7c000000-0000-4000-8000-000000000001"]).allows(alice))
+        #expect(!AccessPolicy(roles: ["Repairs.Write"], groups: ["other"], users: ["bob"], emailDomains: ["fabrikam.example"]).allows(alice))
+        var noEmail = alice
+        noEmail.email = nil
+        #expect(!AccessPolicy(emailDomains: ["contoso.example"]).allows(noEmail))
+    }
+
+    @Test("an empty allow, or allow on a public route, is a config error naming the field")
+    func validation() throws {
+        let base = #"{ "routes": [ { "upstream": "http://127.0.0.1:9001", "public": true, "allow": { "roles": ["X"] } } ] }"#
+        #expect(throws: ConfigError.self) { try GatewayConfig.load(Data(base.utf8)) }
+        do {
+            _ = try GatewayConfig.load(Data(base.utf8))
+        } catch {
+            #expect(error.issues.contains { $0.description.hasPrefix("routes[0].allow:") && $0.description.contains("public route") })
+        }
+        let empty = #"{ "routes": [ { "upstream": "http://127.0.0.1:9001", "allow": {} } ] }"#
+        do {
+            _ = try GatewayConfig.load(Data(empty.utf8))
+            Issue.record("an empty allow was accepted")
+        } catch {
+            #expect(error.issues.contains { $0.description.hasPrefix("routes[0].allow:") && $0.description.contains("lists no one") })
+        }
     }
 }

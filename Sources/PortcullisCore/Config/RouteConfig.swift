@@ -14,11 +14,14 @@ public struct RouteConfig: ConfigSection, Sendable {
     /// Remove `pathPrefix` from the path before forwarding (`/app/x` → `/x`).
     public var stripPrefix: Bool
     public var timeouts: RouteTimeouts
+    /// Who may use this protected route; nil: anyone signed in.
+    public var allow: AccessPolicy?
 
     public static var fields: [ConfigField] {
         [
             .value("name"), .value("host"), .value("pathPrefix"), .value("upstream"), .value("public"),
-            .value("preserveHost"), .value("stripPrefix"), .object("timeouts", RouteTimeouts.self),
+            .object("allow", AccessPolicy.self), .value("preserveHost"), .value("stripPrefix"),
+            .object("timeouts", RouteTimeouts.self),
         ]
     }
 
@@ -54,6 +57,10 @@ public struct RouteConfig: ConfigSection, Sendable {
         }
 
         isPublic = reader.bool("public", default: false)
+        allow = reader.optionalSection("allow")
+        if isPublic && allow != nil {
+            reader.fail("allow", "a public route admits everyone; remove allow or set public to false")
+        }
         preserveHost = reader.bool("preserveHost", default: false)
         stripPrefix = reader.bool("stripPrefix", default: false)
         timeouts = reader.section("timeouts")

@@ -37,7 +37,10 @@ extension SignInService {
         for id in ids {
             guard let hit = sessions.cache.lookup(id: id, now: time) else { continue }
             if hit.touched { sessions.touched(hit.session, now: time) }
-            guard revalidationDue(hit.session, now: time) else { return .live(hit.session) }
+            guard revalidationDue(hit.session, now: time) else {
+                revalidateEarlyIfNear(hit.session, now: time)
+                return .live(hit.session)
+            }
             let session = hit.session
             return .pending(eventLoop.makeFutureWithTask { await self.revalidate(session) })
         }
@@ -58,6 +61,21 @@ extension SignInService {
             "session used while Entra is unreachable",
             metadata: ["event": "session.outage_grace", "user": "\(session.identity.username)", "graceEnds": "\(graceEnd(session))"])
         return false
+    }
+
+    /// Share of `revalidateEvery` after which a session in use is revalidated in the
+    /// background, so an active user rarely waits for Entra at the due time.
+    static let earlyRevalidation = 0.8
+
+    /// Starts a background revalidation when the session is close to due (and none is
+    /// running, and Entra is not known to be down); the request goes on meanwhile.
+    func revalidateEarlyIfNear(_ session: Session, now time: Date) {
+        guard session.identity.method == .sso, session.refreshToken != nil,
+            time >= session.validated.addingTimeInterval(config.session.revalidateEvery * Self.earlyRevalidation),
+            revalidations.withLock({ $0[session.id] == nil }),
+            outageRetries.withLock({ $0[session.id] == nil })
+        else { return }
+        Task { _ = await self.revalidate(session) }
     }
 
     func graceEnd(_ session: Session) -> Date {

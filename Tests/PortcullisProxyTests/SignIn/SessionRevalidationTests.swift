@@ -41,6 +41,47 @@ struct SessionRevalidationTests {
         #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
     }
 
+    @Test("a route open to one role: once the role is removed at Entra, the next request after revalidateEvery is denied")
+    func roleRemovedDenied() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(
+            extra: Self.session, audit: audit, clock: clock, appRoute: #", "allow": { "roles": ["Repairs.Write"] }"#)
+        defer { Task { await harness.stop() } }
+        let (_, alice) = try await harness.signIn("alice")
+        let (_, bob) = try await harness.signIn("bob")
+        #expect(try await harness.get("/app/x", cookies: alice).status == 200)
+        // bob has no such role: signed in, but not admitted.
+        let refused = try await harness.get("/app/x", cookies: bob, headers: SignInFlowTests.browser)
+        #expect(refused.status == 403)
+        #expect(refused.text.contains("Access denied"))
+        #expect(audit.lines.contains { $0.contains("event=access.denied") && $0.contains("route=app") })
+
+        harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
+        clock.advance(901)
+        #expect(try await harness.get("/app/x", cookies: alice).status == 403)
+        // Public routes stay open to her.
+        #expect(try await harness.get("/public/x", cookies: alice).status == 200)
+    }
+
+    @Test("near the due time, a session in use is revalidated in the background without delaying the request")
+    func earlyRevalidation() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        defer { Task { await harness.stop() } }
+        let (_, cookies) = try await harness.signIn("alice")
+        harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
+        clock.advance(0.85 * 900)
+        // This request is answered with the identity it has; the refresh runs beside it.
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+        let refreshed = try await SharedSessionStoreTests.within(3) {
+            try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read"
+        }
+        #expect(refreshed != nil)
+        #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 1)
+    }
+
     @Test("a user disabled at Entra loses the session at the next revalidation")
     func disabledUser() async throws {
         let clock = TestClock()

@@ -25,11 +25,12 @@ struct SignInHarness {
     var origin: String { "http://127.0.0.1:\(port)" }
 
     /// - Parameter entra: extra `entra` fields (JSON, leading comma) or replacements.
+    /// - Parameter appRoute: extra fields of the protected `app` route (JSON, leading comma).
     /// - Parameter certificate: when set, the IdP accepts only this certificate (no secret)
     ///   and `entra` must configure `clientCertificate` instead of the secret.
     static func start(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil, clock: TestClock? = nil
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = ""
     ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
@@ -49,7 +50,7 @@ struct SignInHarness {
                          \(certificatePEM == nil ? #""clientSecretEnv": "SECRET", "# : "")"graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
               "routes": [
                 { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },
-                { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)" }
+                { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)"\(appRoute) }
               ]\(extra) }
             """
         let (server, signIn) = try await startGateway(json, audit: audit, clock: clock)
