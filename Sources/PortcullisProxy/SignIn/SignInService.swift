@@ -364,11 +364,30 @@ public final class SignInService: Sendable {
     /// Front-channel logout: the provider's hidden iframe names the provider session; the
     /// iframe may carry no cookie, so sessions are found by `sid` (with or without `iss`).
     func frontChannelLogout(query: Substring?, peer: String) async -> LocalAnswer {
-        if let sid = FormURLEncoding.uniqueParameters(query)?["sid"], !sid.isEmpty {
-            let ended = await sessions.endAll(providerSessionID: sid)
-            audit.info("front-channel logout", metadata: ["event": "signout.frontchannel", "sessions": "\(ended)", "peer": "\(peer)"])
+        let done = LocalAnswer.response(LocalResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ""))
+        guard let parameters = FormURLEncoding.uniqueParameters(query), let sid = parameters["sid"], !sid.isEmpty else { return done }
+        // An `iss` naming another provider is not ours to act on (without `iss`, Entra's
+        // own form, the `sid` alone decides).
+        if let iss = parameters["iss"] {
+            guard let metadata = try? await provider.metadata(), Self.issuer(iss, matches: metadata.issuer) else {
+                audit.warning(
+                    "front-channel logout ignored", metadata: ["event": "signout.frontchannel_refused", "reason": "foreign or unverifiable issuer", "peer": "\(peer)"])
+                return done
+            }
         }
-        return .response(LocalResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ""))
+        let ended = await sessions.endAll(providerSessionID: sid)
+        audit.info("front-channel logout", metadata: ["event": "signout.frontchannel", "sessions": "\(ended)", "peer": "\(peer)"])
+        return done
+    }
+
+    /// `iss` against the discovery issuer, whose `{tenantid}` (multi-tenant) stands for one
+    /// path segment.
+    static func issuer(_ iss: String, matches expected: String) -> Bool {
+        guard let range = expected.range(of: "{tenantid}") else { return iss == expected }
+        let prefix = expected[..<range.lowerBound], suffix = expected[range.upperBound...]
+        guard iss.hasPrefix(prefix), iss.hasSuffix(suffix), iss.count > prefix.count + suffix.count else { return false }
+        let tenant = iss.dropFirst(prefix.count).dropLast(suffix.count)
+        return !tenant.contains("/") && !tenant.contains("?") && !tenant.contains("#")
     }
 
     // MARK: Responses

@@ -247,7 +247,12 @@ struct SignInFlowTests {
         let response = try await harness.get(callback, cookies: started.cookies)
         let cookies = ["portcullis_session": try #require(response.setCookies["portcullis_session"])]
         #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
-        #expect(try await harness.get("/.portcullis/frontchannel-logout?sid=\(sid)").status == 200)
+        // Another provider's issuer is ignored.
+        #expect(try await harness.get("/.portcullis/frontchannel-logout?sid=\(sid)&iss=https%3A%2F%2Fevil.example%2Fv2.0").status == 200)
+        #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
+        // With this provider's issuer (as Entra may send it), or without one, it ends the session.
+        let iss = "\(harness.idp.baseURL)/\(DevIdPDirectory.demoContosoTenantID)/v2.0".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        #expect(try await harness.get("/.portcullis/frontchannel-logout?sid=\(sid)&iss=\(iss)").status == 200)
         #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
     }
 }
