@@ -190,10 +190,17 @@ public final class OpenIDProvider: Sendable {
         return tokens
     }
 
+    /// Entra wants the scopes again on a refresh; RFC 6749 §6 makes them optional (and some
+    /// providers refuse scopes they did not grant, such as `offline_access`), so an
+    /// `invalid_scope` answer is retried once without them, which means "as granted".
     public func refresh(refreshToken: String) async throws(ProviderError) -> TokenResponse {
-        try await tokenRequest([
-            ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("scope", config.scopes.joined(separator: " ")),
-        ])
+        do {
+            return try await tokenRequest([
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("scope", config.scopes.joined(separator: " ")),
+            ])
+        } catch where error.oauthError == "invalid_scope" {
+            return try await tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+        }
     }
 
     private func tokenRequest(_ parameters: [(String, String)]) async throws(ProviderError) -> TokenResponse {

@@ -19,7 +19,7 @@ struct InteropTests {
         let signIn: SignInService
         var origin: String { "http://127.0.0.1:\(server.localAddress.port!)" }
 
-        static func start() async throws -> MockGateway {
+        static func start(scopes: String = #"["openid", "profile", "email"]"#, clock: TestClock? = nil, audit: CapturedLog? = nil) async throws -> MockGateway {
             let provider = try MockOpenIDProvider(port: try closedPort())
             do {
                 try await provider.waitUntilReady()
@@ -34,13 +34,17 @@ struct InteropTests {
             let json = """
                 { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
                   "entra": { "discoveryURL": "\(provider.issuer)/.well-known/openid-configuration",
-                             "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": ["openid", "profile", "email"] },
+                             "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
                   "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
                 """
             let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? "interop-secret" : nil })
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            let signIn = try await SignInService.start(config: config, logger: logger)!
+            var auditLogger = Logger(label: SignInService.auditLabel) { _ in audit ?? CapturedLog() }
+            auditLogger.logLevel = .info
+            let now: @Sendable () -> Date
+            if let clock { now = { clock.now() } } else { now = { Date() } }
+            let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger, now: now)!
             let server = try await GatewayServer.start(
                 runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
             return MockGateway(provider: provider, echo: echo, server: server, signIn: signIn)
@@ -88,6 +92,29 @@ struct InteropTests {
         #expect(try page.echoedHeader("X-Forwarded-Groups") == "g-1,g-2")
         // The same code again is refused by our single-use state before reaching the provider.
         #expect(try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies).status == 400)
+    }
+
+    @Test("revalidation with oidc-provider-mock's refresh tokens (scopes it did not grant are not re-requested)", .enabled(if: mockEnabled))
+    func mockProviderRevalidation() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let gateway = try await MockGateway.start(scopes: #"["openid", "profile", "email", "offline_access"]"#, clock: clock, audit: audit)
+        defer { gateway.provider.stop() }
+        defer { Task { await gateway.stop() } }
+        let login = try await gateway.get("/.portcullis/login?rd=%2Fapp")
+        let picked = try await gateway.provider.send(try #require(login.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+        let callback = try #require(picked.location)
+        let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
+        let cookies = ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])]
+        clock.advance(901)
+        let page = try await gateway.get("/app", cookies: cookies)
+        #expect(page.status == 200, "\(audit.lines.filter { $0.contains("session.") })")
+        #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+        #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=false") })
+        // The rotated (or kept) refresh token works again next time.
+        clock.advance(901)
+        #expect(try await gateway.get("/app", cookies: cookies).status == 200)
+        #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
     }
 
     @Test("a real browser signs in through the dev IdP and keeps its session", .enabled(if: browserEnabled))
