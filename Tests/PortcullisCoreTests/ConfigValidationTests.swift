@@ -82,6 +82,12 @@ struct ConfigValidationTests {
             (#"{ "routes": [\#(minimalRoute)], "logging": { "format": "xml" } }"#, #"logging.format: "xml" is not one of "text", "json""#),
             (#"{ "routes": [\#(minimalRoute)], "limits": { "maxHeaderBytes": 10 } }"#, "limits.maxHeaderBytes: 10 is not a whole number from 1024 to 1048576"),
             (#"{ "routes": [\#(minimalRoute)], "upstreamPool": [] }"#, "upstreamPool: expected an object, found an array"),
+            (#"{ "routes": [\#(minimalRoute)], "session": { "store": { "type": "postgres", "url": "postgres://u@db/x" } } }"#, "session.store: a postgres store needs session.keysFile: every instance must open the others' cookies, and stored refresh tokens are sealed with those keys"),
+            (#"{ "routes": [\#(minimalRoute)], "session": { "store": { "type": "memory", "url": "postgres://u@db/x" } } }"#, #"session.store: url, urlFile and urlEnv are for type "postgres""#),
+            (#"{ "routes": [\#(minimalRoute)], "session": { "store": { "type": "redis" } } }"#, #"session.store.type: "redis" is not one of "memory", "postgres""#),
+            (#"{ "routes": [\#(minimalRoute)], "session": { "cookieDomain": ".contoso.example" } }"#, #"session.cookieDomain: ".contoso.example" is not a domain name (such as "contoso.example", no scheme, port or leading dot)"#),
+            (#"{ "routes": [\#(minimalRoute)], "publicURL": "https://gw.contoso.example", "session": { "cookieDomain": "fabrikam.example" } }"#, #"session.cookieDomain: "fabrikam.example" does not cover the public URL's host "gw.contoso.example" (the browser would refuse the cookie)"#),
+            (#"{ "routes": [\#(minimalRoute)], "session": { "revalidateEvery": 5 } }"#, "session.revalidateEvery: 5 seconds is outside 10…86400"),
             (#"{ "routes": {} }"#, "routes: expected an array, found an object"),
             (#"{ "routes": [42] }"#, "routes[0]: expected an object, found a number"),
             (#"{ }"#, "routes: at least one route is required"),
@@ -90,6 +96,23 @@ struct ConfigValidationTests {
         ])
     func badValue(json: String, expected: String) {
         #expect(issues(json) == [expected])
+    }
+
+    @Test("a postgres store URL: inline only without a password, which belongs in urlFile or urlEnv and is never shown")
+    func storeURL() throws {
+        let keys = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pc-keys-\(UUID().uuidString)")
+        try Data((Data(repeating: 7, count: 32).base64EncodedString() + "\n").utf8).write(to: keys)
+        let withPassword = #"{ "routes": [\#(minimalRoute)], "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres", "url": "postgres://u:s3cret@db/x" } } }"#
+        let problems = issues(withPassword)
+        #expect(problems == ["session.store.url: holds a password: put the URL in urlFile or urlEnv instead, so the config can be shown without it"])
+        #expect(!problems.joined().contains("s3cret"))
+        let fromEnv = #"{ "routes": [\#(minimalRoute)], "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres", "urlEnv": "PG" } } }"#
+        let config = try loadConfig(fromEnv, environment: ["PG": "postgres://u:s3cret@db/x"])
+        #expect(config.session.store.kind == .postgres)
+        #expect(config.session.store.url?.value == "postgres://u:s3cret@db/x")
+        #expect(!"\(config.session.store)".contains("s3cret"))
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres" } } }"#)
+            == [#"session.store: type "postgres" needs url, urlFile or urlEnv"#])
     }
 
     @Test("array elements are named by their position in the file")

@@ -73,6 +73,7 @@ public struct SessionConfig: ConfigSection, Sendable {
         cookieDomain = reader.string("cookieDomain").map { $0.lowercased() }
         if let domain = cookieDomain, !Self.isDomain(domain) {
             reader.fail("cookieDomain", "\"\(domain)\" is not a domain name (such as \"contoso.example\", no scheme, port or leading dot)")
+            cookieDomain = nil
         }
         store = reader.section("store")
         if store.kind == .postgres && keysFile == nil {
