@@ -12,13 +12,24 @@ import Testing
 struct SessionRevalidationTests {
     static let session = #", "session": { "revalidateEvery": 900, "outageGrace": 3600 }"#
 
-    @Test("a role removed at Entra is gone from the next request after revalidateEvery; refresh tokens rotate")
-    func roleRemoved() async throws {
+    /// A gateway on a test clock with alice signed in.
+    struct SignedIn {
+        let harness: SignInHarness
         let clock = TestClock()
         let audit = CapturedLog()
-        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        var cookies: [String: String] = [:]
+
+        init(appRoute: String = "") async throws {
+            harness = try await SignInHarness.start(extra: SessionRevalidationTests.session, audit: audit, clock: clock, appRoute: appRoute)
+            cookies = try await harness.signIn("alice").cookies
+        }
+    }
+
+    @Test("a role removed at Entra is gone from the next request after revalidateEvery; refresh tokens rotate")
+    func roleRemoved() async throws {
+        let gateway = try await SignedIn()
+        let (harness, clock, audit, cookies) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
-        let (_, cookies) = try await harness.signIn("alice")
         #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Write")
 
         harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
@@ -43,12 +54,9 @@ struct SessionRevalidationTests {
 
     @Test("a route open to one role: once the role is removed at Entra, the next request after revalidateEvery is denied")
     func roleRemovedDenied() async throws {
-        let clock = TestClock()
-        let audit = CapturedLog()
-        let harness = try await SignInHarness.start(
-            extra: Self.session, audit: audit, clock: clock, appRoute: #", "allow": { "roles": ["Repairs.Write"] }"#)
+        let gateway = try await SignedIn(appRoute: #", "allow": { "roles": ["Repairs.Write"] }"#)
+        let (harness, clock, audit, alice) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
-        let (_, alice) = try await harness.signIn("alice")
         let (_, bob) = try await harness.signIn("bob")
         #expect(try await harness.get("/app/x", cookies: alice).status == 200)
         // bob has no such role: signed in, but not admitted.
@@ -66,11 +74,9 @@ struct SessionRevalidationTests {
 
     @Test("near the due time, a session in use is revalidated in the background without delaying the request")
     func earlyRevalidation() async throws {
-        let clock = TestClock()
-        let audit = CapturedLog()
-        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        let gateway = try await SignedIn()
+        let (harness, clock, audit, cookies) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
-        let (_, cookies) = try await harness.signIn("alice")
         harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
         clock.advance(0.85 * 900)
         // This request is answered with the identity it has; the refresh runs beside it.
@@ -84,11 +90,9 @@ struct SessionRevalidationTests {
 
     @Test("a user disabled at Entra loses the session at the next revalidation")
     func disabledUser() async throws {
-        let clock = TestClock()
-        let audit = CapturedLog()
-        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        let gateway = try await SignedIn()
+        let (harness, clock, audit, cookies) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
-        let (_, cookies) = try await harness.signIn("alice")
         #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
         harness.idp.updateUser(key: "alice") { $0.disabled = true }
         clock.advance(901)
@@ -104,11 +108,9 @@ struct SessionRevalidationTests {
 
     @Test("Entra unreachable: the session keeps working within outageGrace, each use logged, and ends after it")
     func outageGrace() async throws {
-        let clock = TestClock()
-        let audit = CapturedLog()
-        let harness = try await SignInHarness.start(extra: Self.session, audit: audit, clock: clock)
+        let gateway = try await SignedIn()
+        let (harness, clock, audit, cookies) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
-        let (_, cookies) = try await harness.signIn("alice")
         #expect(try await harness.get("/app/x", cookies: cookies).status == 200)
         await harness.idp.close()
 
