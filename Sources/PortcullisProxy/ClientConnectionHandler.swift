@@ -39,6 +39,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var localBodyBytes = 0
     /// A read the channel asked for while the upstream could not take more.
     private var readPending = false
+    private var logScratch = AccessLog.Scratch()
 
     init(runtime: GatewayRuntime, pool: UpstreamPool, endpoints: GatewayEndpoints, accessLog: AccessLog?, logger: Logger) {
         self.runtime = runtime
@@ -291,7 +292,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// Ends an exchange that can no longer produce a well-formed response: both connections close.
-    private func abort(_ exchange: ProxyExchange, outcome: String) {
+    private func abort(_ exchange: ProxyExchange, outcome: StaticString) {
         exchange.cancelTimer()
         if let upstream = exchange.upstream {
             upstream.delegate = nil
@@ -303,7 +304,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// Answers with an error page when nothing of the upstream's response has been sent.
-    private func failBeforeResponse(_ exchange: ProxyExchange, page: GatewayPage, outcome: String) {
+    private func failBeforeResponse(_ exchange: ProxyExchange, page: GatewayPage, outcome: StaticString) {
         exchange.cancelTimer()
         if let upstream = exchange.upstream {
             upstream.delegate = nil
@@ -339,7 +340,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         accessLog?.record(
             .init(
                 method: head.method, path: path, route: route, status: status, peer: peer, started: started,
-                upstreamMillis: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"))
+                upstreamMillis: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"),
+            in: &logScratch)
     }
 
     /// Writes a complete local response; returns its status and body size.
@@ -387,7 +389,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func log(_ exchange: ProxyExchange, status: UInt, outcome: String) {
+    private func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString) {
         guard let accessLog else { return }
         let upstreamMillis = exchange.upstreamStarted.map { start in
             Double(((exchange.upstreamHeadAt ?? .now()) - start).nanoseconds) / 1_000_000
@@ -397,7 +399,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 method: exchange.clientHead.method, path: Self.pathOnly(exchange.clientHead.uri),
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
                 upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
-                outcome: outcome))
+                outcome: outcome),
+            in: &logScratch)
     }
 
     /// No session on a protected route: a browser navigating is sent to sign in (and back

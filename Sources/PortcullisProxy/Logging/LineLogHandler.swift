@@ -95,6 +95,15 @@ public final class LineSink: Sendable {
         if full || urgent { flush() }
     }
 
+    /// Appends an already rendered line (the access log's per-request path: no string).
+    func write(bytes line: [UInt8]) {
+        let full = buffer.withLockedValue { bytes -> Bool in
+            bytes.append(contentsOf: line)
+            return bytes.count >= flushThreshold
+        }
+        if full { flush() }
+    }
+
     public func flush() {
         let bytes = buffer.withLockedValue { bytes -> [UInt8] in
             defer { bytes.removeAll(keepingCapacity: true) }
