@@ -44,7 +44,7 @@ enum UpstreamRequest {
                 headers.add(name: name, value: value)
             }
         }
-        let host = route.config.preserveHost ? (clientHost ?? route.config.upstream.authority) : route.config.upstream.authority
+        let host = route.config.preserveHost ? (clientHost ?? route.upstreamAuthority) : route.upstreamAuthority
         headers.replaceOrAdd(name: "Host", value: host)
         headers.add(name: "X-Forwarded-For", value: HeaderRules.appendingForwardedFor(forwardedFor, peer: peer))
         headers.add(name: "X-Forwarded-Proto", value: runtime.forwardedProto)
