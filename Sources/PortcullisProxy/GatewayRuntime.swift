@@ -62,12 +62,6 @@ final class RouteTarget: Sendable {
         idleTimeout = .fromSeconds(route.timeouts.idle)
     }
 
-    /// The path to request upstream for a client path on this route.
-    func upstreamPath(for path: Substring) -> Substring {
-        let base = config.upstream.path
-        return base.isEmpty ? upstreamRest(for: path) : Substring(base + upstreamRest(for: path))
-    }
-
     /// The client path's part that follows the route's upstream base path (`config.upstream.path`).
     func upstreamRest(for path: Substring) -> Substring {
         guard config.stripPrefix && config.pathPrefix != "/" else { return path }

@@ -2,53 +2,62 @@ import NIOCore
 import NIOHTTP1
 
 /// One client request being proxied: its upstream connection, what has been sent either way,
-/// and its timer. Lives on the client connection's event loop.
+/// and its deadlines (watched by the client connection's timer). Lives on the client
+/// connection's event loop.
 final class ProxyExchange {
     let clientHead: HTTPRequestHead
-    let upstreamHead: HTTPRequestHead
+    /// The encoded request head for the upstream, kept until a connection takes it (and for
+    /// a retry on a fresh connection).
+    let upstreamHead: ByteBuffer
+    let requestFraming: BodyFraming
     let route: RouteTarget
     let isUpgrade: Bool
     let started: NIODeadline
-    /// Parts received from the client before an upstream connection was attached.
-    var pending: [HTTPClientRequestPart] = []
+    /// Framed body bytes received from the client before an upstream connection was attached.
+    var pending: [ByteBuffer] = []
     var upstream: UpstreamConnection?
     var requestComplete = false
     var requestBodyBytes = 0
     var responseBodyBytes = 0
     var responseStatus: HTTPResponseStatus?
-    var responseHeadSent = false
+    var responseFraming: BodyFraming = .plain
     /// Whether the client connection stays open after this exchange.
     var keepClientAlive: Bool
     /// The upstream response allows reusing its connection.
     var upstreamKeepAlive = true
     var upstreamStarted: NIODeadline?
     var upstreamHeadAt: NIODeadline?
+    /// Last time bytes moved either way, for the route's idle timeout.
     var lastActivity: NIODeadline
-    var timer: Scheduled<Void>?
     /// When the response head is due: set once the whole request is upstream.
     var responseDeadline: NIODeadline?
     var attempts = 0
 
-    init(clientHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteTarget, isUpgrade: Bool) {
+    init(
+        clientHead: HTTPRequestHead, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget, started: NIODeadline
+    ) {
         self.clientHead = clientHead
-        self.upstreamHead = upstreamHead
+        self.upstreamHead = encoded.head
+        self.requestFraming = encoded.framing
         self.route = route
-        self.isUpgrade = isUpgrade
-        self.started = .now()
+        self.isUpgrade = encoded.isUpgrade
+        self.started = started
         self.lastActivity = started
         // A client whose upgrade is refused cannot send another request on this connection:
         // its request parser stopped at the upgrade.
-        self.keepClientAlive = clientHead.isKeepAlive && !isUpgrade
+        self.keepClientAlive = clientHead.isKeepAlive && !encoded.isUpgrade
     }
 
     /// A request that can be sent again on a fresh connection if a reused one turns out to
     /// have been closed by the upstream: idempotent and without a body.
     var isRetryable: Bool {
-        requestBodyBytes == 0 && !isUpgrade && [.GET, .HEAD, .OPTIONS].contains(clientHead.method)
+        guard requestBodyBytes == 0 && !isUpgrade else { return false }
+        switch clientHead.method {
+        case .GET, .HEAD, .OPTIONS: return true
+        default: return false
+        }
     }
 
-    func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-    }
+    /// Whether the exchange is waiting on a timer: attached upstream and not yet upgraded.
+    var isTimed: Bool { upstreamStarted != nil }
 }

@@ -11,20 +11,34 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamMayRead(_ connection: UpstreamConnection) -> Bool
 }
 
+/// The response decoder of an upstream connection.
+typealias UpstreamResponseDecoder = HTTPDecoder<HTTPClientResponsePart, HTTPClientRequestPart>
+
 /// One keep-alive HTTP/1.1 connection to an upstream, owned by one event loop.
 ///
 /// It is either lent to one exchange (`delegate` set) or idle in the loop's pool. The handler
 /// forwards response parts to the delegate and holds reads while the delegate's client is not
 /// writable, which is the upstream half of the proxy's backpressure.
+///
+/// Requests go out as bytes the gateway encoded itself. They are written from the response
+/// decoder's position in the pipeline, straight to the socket, so the decoder (which only
+/// understands request parts) never sees them; the request method it needs to delimit the
+/// response (no body after HEAD) is handed to it directly.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let key: UpstreamKey
+    private let decoder: UpstreamResponseDecoder
     private(set) var channel: Channel?
     private var context: ChannelHandlerContext?
-    weak var delegate: (any UpstreamConnectionDelegate)?
+    /// Where request bytes enter the pipeline: the decoder's context, whose next outbound
+    /// handler is the socket.
+    private var writeContext: ChannelHandlerContext?
+    /// The exchange using this connection. A strong reference: every path that ends an
+    /// exchange (end, failure, client close, upgrade) sets it back to nil.
+    var delegate: (any UpstreamConnectionDelegate)?
     /// A read the channel asked for while the client was not writable.
     private var readPending = false
     private(set) var isClosed = false
@@ -35,8 +49,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// request safe).
     var hasServedRequests = false
 
-    init(key: UpstreamKey) {
+    init(key: UpstreamKey, decoder: UpstreamResponseDecoder) {
         self.key = key
+        self.decoder = decoder
     }
 
     var isWritable: Bool { channel?.isWritable ?? false }
@@ -44,18 +59,26 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channel = context.channel
+        self.writeContext = try? context.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<UpstreamResponseDecoder>.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.writeContext = nil
     }
 
-    func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+    /// Starts a request: tells the decoder its method, then writes the encoded head.
+    func writeHead(_ head: ByteBuffer, for request: HTTPRequestHead) {
+        decoder.write(data: .head(request))
+        writeContext?.write(wrapOutboundOut(head), promise: nil)
+    }
+
+    func write(_ bytes: ByteBuffer) {
+        writeContext?.write(wrapOutboundOut(bytes), promise: nil)
     }
 
     func flush() {
-        context?.flush()
+        writeContext?.flush()
     }
 
     func close() {
@@ -74,13 +97,12 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
         guard let delegate else {
             // An idle connection must not speak; anything it says makes it unusable.
             close()
             return
         }
-        delegate.upstream(self, received: part)
+        delegate.upstream(self, received: unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -102,8 +124,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
+        let delegate = self.delegate
+        self.delegate = nil
         delegate?.upstreamClosed(self, error: nil)
-        delegate = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
