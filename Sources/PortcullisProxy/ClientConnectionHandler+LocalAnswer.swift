@@ -36,7 +36,7 @@ extension ClientConnectionHandler {
         let response: LocalResponse
         switch answer {
         case .page(let page):
-            let rendered = page.render(accept: head.headers.first(name: "accept"), allocator: context.channel.allocator)
+            let rendered = page.render(accept: head.headers.first(name: "accept"), allocator: allocator)
             response = LocalResponse(status: page.status, contentType: rendered.contentType, body: String(buffer: rendered.body), headers: page.headers)
         case .response(let local):
             response = local
@@ -50,7 +50,7 @@ extension ClientConnectionHandler {
         headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
 
-        var buffer = context.channel.allocator.buffer(capacity: 256 + response.body.utf8.count)
+        var buffer = allocator.buffer(capacity: 256 + response.body.utf8.count)
         buffer.writeStatusLine(version: head.version, status: response.status)
         let bodyless = !response.status.mayHaveResponseBody
         for (name, value) in headers {

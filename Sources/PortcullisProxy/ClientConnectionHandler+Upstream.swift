@@ -46,8 +46,7 @@ extension ClientConnectionHandler {
 
     /// Sends a client body part, framed for the upstream hop.
     func sendBody(_ body: ByteBuffer, _ exchange: ProxyExchange) {
-        guard let context else { return }
-        exchange.requestFraming.frame(body, allocator: context.channel.allocator) { sendFramed($0, exchange) }
+        exchange.requestFraming.frame(body, allocator: allocator) { sendFramed($0, exchange) }
     }
 
     func sendFramed(_ bytes: ByteBuffer, _ exchange: ProxyExchange) {
@@ -95,6 +94,9 @@ extension ClientConnectionHandler {
 // MARK: Upstream → client
 
 extension ClientConnectionHandler: UpstreamConnectionDelegate {
+    /// Bodies up to this size are copied into the head's buffer rather than written apart.
+    static let smallBody = 2048
+
     func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
         guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
         switch part {
@@ -105,25 +107,38 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             exchange.responseStatus = head.status
             exchange.upstreamKeepAlive = head.isKeepAlive
             let upgrading = exchange.isUpgrade && head.status == .switchingProtocols
-            var buffer = context.channel.allocator.buffer(capacity: 512)
+            var buffer = allocator.buffer(capacity: 0)
             let written = UpstreamRequest.encodeResponseHead(
                 from: head, runtime: runtime, requestMethod: exchange.clientHead.method, clientVersion: exchange.clientHead.version,
                 keepAlive: exchange.keepClientAlive, isUpgrade: upgrading, into: &buffer)
             exchange.keepClientAlive = written.keepAlive
             exchange.responseFraming = written.framing
-            context.write(wrapOutboundOut(buffer), promise: nil)
+            exchange.heldHead = buffer
         case .body(let buffer):
             exchange.responseBodyBytes += buffer.readableBytes
-            exchange.responseFraming.frame(buffer, allocator: context.channel.allocator) {
+            if var head = exchange.heldHead {
+                exchange.heldHead = nil
+                if exchange.responseFraming != .chunked && buffer.readableBytes <= Self.smallBody {
+                    head.writeImmutableBuffer(buffer)
+                    context.write(wrapOutboundOut(head), promise: nil)
+                    return
+                }
+                context.write(wrapOutboundOut(head), promise: nil)
+            }
+            exchange.responseFraming.frame(buffer, allocator: allocator) {
                 context.write(wrapOutboundOut($0), promise: nil)
             }
         case .end(let trailers):
+            if let head = exchange.heldHead {
+                exchange.heldHead = nil
+                context.write(wrapOutboundOut(head), promise: nil)
+            }
             if exchange.isUpgrade && exchange.responseStatus == .switchingProtocols {
                 context.flush()
                 upgrade(exchange, connection: connection, context: context)
                 return
             }
-            let end = exchange.responseFraming.end(trailers: trailers, allocator: context.channel.allocator)
+            let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator)
             let keepClient = exchange.keepClientAlive && exchange.requestComplete
             // A write promise only when the connection must close after the write.
             var written: EventLoopPromise<Void>?
@@ -132,7 +147,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 context.flush()
             } else {
                 written = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(end ?? context.channel.allocator.buffer(capacity: 0)), promise: written)
+                context.writeAndFlush(wrapOutboundOut(end ?? allocator.buffer(capacity: 0)), promise: written)
             }
             connection.delegate = nil
             if exchange.upstreamKeepAlive && exchange.requestComplete {
@@ -148,9 +163,13 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
-        guard case .proxying(let exchange) = state, exchange.upstream === connection else { return }
+        guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
         exchange.lastActivity = .now()
-        context?.flush()
+        if let head = exchange.heldHead {
+            exchange.heldHead = nil
+            context.write(wrapOutboundOut(head), promise: nil)
+        }
+        context.flush()
     }
 
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {
@@ -169,8 +188,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 // A pooled connection the upstream had closed while idle: try a fresh one.
                 exchange.pending.removeAll()
                 exchange.responseDeadline = nil
-                if exchange.requestComplete, let context,
-                    let end = exchange.requestFraming.end(trailers: nil, allocator: context.channel.allocator)
+                if exchange.requestComplete, let end = exchange.requestFraming.end(trailers: nil, allocator: allocator)
                 {
                     exchange.pending.append(end)
                 }

@@ -21,15 +21,37 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Every payload is one reference, so reading the state copies a pointer, not a head.
     enum State {
         case idle
         /// The gateway answers itself once the request (and any body, discarded) is in.
-        case local(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline)
+        case local(LocalRequest)
         case proxying(ProxyExchange)
         /// Waiting for a local answer or its write before closing or reading on.
         case responding
         case upgraded
         case closed
+
+        static func local(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline) -> State {
+            .local(LocalRequest(head: head, path: path, route: route, answer: answer, started: started))
+        }
+    }
+
+    /// A request the gateway answers itself.
+    final class LocalRequest {
+        let head: HTTPRequestHead
+        let path: Substring
+        let route: String?
+        let answer: LocalAnswer
+        let started: NIODeadline
+
+        init(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline) {
+            self.head = head
+            self.path = path
+            self.route = route
+            self.answer = answer
+            self.started = started
+        }
     }
 
     /// Input that arrived while an earlier request's response was still due (HTTP/1.1
@@ -63,6 +85,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     var idleSince = NIODeadline.now()
     private var timer: Scheduled<Void>?
     var logScratch = AccessLog.Scratch()
+    /// The channel's allocator, looked up once.
+    var allocator = ByteBufferAllocator()
 
     init(runtime: GatewayRuntime, pool: UpstreamPool, endpoints: GatewayEndpoints, accessLog: AccessLog?, logger: Logger) {
         self.runtime = runtime
@@ -74,6 +98,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         if let address = context.channel.remoteAddress?.ipAddress { peer = address }
         if context.channel.isActive { startTimer(context: context) }
     }
@@ -121,7 +146,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 exchange.requestBodyBytes += buffer.readableBytes
                 exchangeInput = true
                 sendBody(buffer, exchange)
-            case .local(_, _, _, .withBody(let limit, _), _):
+            case .local(let request):
+                guard case .withBody(let limit, _) = request.answer else { break }
                 localBodyBytes += buffer.readableBytes
                 if localBodyBytes <= limit {
                     if localBody == nil { localBody = buffer } else { localBody!.writeBuffer(&buffer) }
@@ -135,18 +161,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .proxying(let exchange):
                 exchange.requestComplete = true
                 exchangeInput = true
-                if let end = exchange.requestFraming.end(trailers: trailers, allocator: context.channel.allocator) {
+                if let end = exchange.requestFraming.end(trailers: trailers, allocator: allocator) {
                     sendFramed(end, exchange)
                 }
                 startResponseClock(exchange)
-            case .local(let head, let path, let route, var answer, let started):
+            case .local(let request):
                 state = .responding
+                var answer = request.answer
                 if case .withBody(let limit, let make) = answer {
                     answer = localBodyBytes > limit ? .page(.payloadTooLarge()) : make(localBody ?? ByteBuffer())
                     localBody = nil
                     localBodyBytes = 0
                 }
-                deliver(answer, head: head, path: path, route: route, started: started, context: context)
+                deliver(answer, head: request.head, path: request.path, route: request.route, started: request.started, context: context)
             default:
                 break
             }
@@ -268,8 +295,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         state = .closed
         let page = error == .headerOverflow ? GatewayPage.headersTooLarge() : .badRequest("malformed HTTP request")
-        var buffer = context.channel.allocator.buffer(capacity: 1024)
-        let body = page.render(accept: nil, allocator: context.channel.allocator).body
+        var buffer = allocator.buffer(capacity: 1024)
+        let body = page.render(accept: nil, allocator: allocator).body
         buffer.writeStatusLine(version: .http1_1, status: page.status)
         buffer.writeHeaderField("Content-Type", "text/html; charset=utf-8")
         buffer.writeHeaderField("Content-Length", String(body.readableBytes))
@@ -379,8 +406,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity,
-            allocator: context.channel.allocator)
-        let exchange = ProxyExchange(clientHead: head, upstream: encoded, route: route, started: started)
+            allocator: allocator)
+        let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: started)
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
     }
@@ -420,7 +447,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         accessLog.record(
             .init(
-                method: exchange.clientHead.method, path: Self.pathOnly(exchange.clientHead.uri),
+                method: exchange.clientHead.method, path: exchange.path,
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
                 upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
                 outcome: outcome),

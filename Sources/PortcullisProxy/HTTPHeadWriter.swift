@@ -1,99 +1,125 @@
 import NIOCore
 import NIOHTTP1
 
-/// Writes HTTP/1.1 message heads straight into a `ByteBuffer`.
+/// Writes bytes into memory a `ByteBuffer` lent for one call (`ByteBuffer.writeBytes`).
 ///
-/// NIO's encoders take a finished `HTTPHeaders` value and write every name, separator, value
-/// and line end as a separate bounds-checked call. The gateway walks every field anyway to
-/// filter it, so it writes the kept ones as it goes, one copy per field, and never builds
-/// an intermediate header list.
-extension ByteBuffer {
-    /// Appends `name: value` and a line end.
-    mutating func writeHeaderField<Name: StringProtocol, Value: StringProtocol>(_ name: Name, _ value: Value) {
-        let nameCount = name.utf8.count
-        let valueCount = value.utf8.count
-        writeWithUnsafeMutableBytes(minimumWritableBytes: nameCount + valueCount + 4) { out in
-            var offset = out.copyUTF8(name, at: 0)
-            out[offset] = UInt8(ascii: ":")
-            out[offset + 1] = UInt8(ascii: " ")
-            offset = out.copyUTF8(value, at: offset + 2)
-            out[offset] = UInt8(ascii: "\r")
-            out[offset + 1] = UInt8(ascii: "\n")
-            return offset + 2
-        }
+/// NIO's encoders write every name, separator, value and line end of a head as a separate
+/// `ByteBuffer` call, each with its own capacity and exclusivity checks. The gateway sizes a
+/// head (or log line) first, reserves that once, and copies the pieces with plain stores.
+struct ByteWriter {
+    private let out: UnsafeMutableRawBufferPointer
+    private(set) var count = 0
+
+    init(_ out: UnsafeMutableRawBufferPointer) {
+        self.out = out
     }
 
-    /// Appends `HTTP/1.x code reason` and a line end.
-    mutating func writeStatusLine(version: HTTPVersion, status: HTTPResponseStatus) {
-        let reason = status.reasonPhrase
-        writeWithUnsafeMutableBytes(minimumWritableBytes: 16 + reason.utf8.count) { out in
-            var offset = out.copyUTF8(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ", at: 0)
-            offset = out.copyDecimal(Int(status.code), at: offset)
-            out[offset] = UInt8(ascii: " ")
-            offset = out.copyUTF8(reason, at: offset + 1)
-            out[offset] = UInt8(ascii: "\r")
-            out[offset + 1] = UInt8(ascii: "\n")
-            return offset + 2
-        }
+    @inline(__always)
+    private mutating func reserve(_ length: Int) -> UnsafeMutableRawPointer {
+        // The sizing pass is meant to make this impossible; if it is ever wrong, stop rather
+        // than write past the buffer.
+        precondition(count + length <= out.count, "ByteWriter overflow")
+        defer { count += length }
+        return out.baseAddress! + count
     }
 
-    /// Appends `METHOD path[?query] HTTP/1.1` and a line end; `path` may come in two pieces
-    /// (a route's upstream base path and the client's path).
-    mutating func writeRequestLine(method: HTTPMethod, base: String, path: Substring, query: Substring?) {
-        let methodName = method.rawValue
-        let length = methodName.utf8.count + base.utf8.count + path.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 12
-        writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
-            var offset = out.copyUTF8(methodName, at: 0)
-            out[offset] = UInt8(ascii: " ")
-            offset = out.copyUTF8(base, at: offset + 1)
-            offset = out.copyUTF8(path, at: offset)
-            if let query {
-                out[offset] = UInt8(ascii: "?")
-                offset = out.copyUTF8(query, at: offset + 1)
+    @inline(__always)
+    mutating func append<Text: StringProtocol>(_ text: Text) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                reserve(bytes.count).copyMemory(from: base, byteCount: bytes.count)
             }
-            return out.copyUTF8(" HTTP/1.1\r\n", at: offset)
+        }
+        if copied == nil {
+            for byte in text.utf8 { append(byte: byte) }
         }
     }
 
-    /// Appends the line end that closes a head.
-    mutating func writeHeadEnd() {
-        writeInteger(UInt16(0x0D0A))
-    }
-}
-
-extension UnsafeMutableRawBufferPointer {
-    /// Copies `text`'s UTF-8 bytes to `offset`; returns the offset after them.
     @inline(__always)
-    func copyUTF8<Text: StringProtocol>(_ text: Text, at offset: Int) -> Int {
-        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Int in
-            guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
-            (self.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
-            return bytes.count
-        }
-        if let copied { return offset + copied }
-        var index = offset
-        for byte in text.utf8 {
-            self[index] = byte
-            index += 1
-        }
-        return index
+    mutating func append(_ text: StaticString) {
+        reserve(text.utf8CodeUnitCount).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
     }
 
-    /// Writes a non-negative integer in decimal at `offset`; returns the offset after it.
     @inline(__always)
-    func copyDecimal(_ value: Int, at offset: Int) -> Int {
+    mutating func append(byte: UInt8) {
+        reserve(1).storeBytes(of: byte, as: UInt8.self)
+    }
+
+    @inline(__always)
+    mutating func append(bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count).copyMemory(from: base, byteCount: bytes.count)
+    }
+
+    /// `name: value` and a line end.
+    @inline(__always)
+    mutating func appendField<Name: StringProtocol, Value: StringProtocol>(_ name: Name, _ value: Value) {
+        append(name)
+        append(": ")
+        append(value)
+        append("\r\n")
+    }
+
+    /// A non-negative integer in decimal, zero-padded to at least `width` digits.
+    mutating func appendDecimal(_ value: Int, width: Int = 1) {
         var digits = 1
         var rest = value / 10
         while rest > 0 {
             digits += 1
             rest /= 10
         }
+        let length = max(digits, width)
+        let start = reserve(length)
         var remaining = value
-        for position in stride(from: offset + digits - 1, through: offset, by: -1) {
-            self[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+        for position in stride(from: length - 1, through: 0, by: -1) {
+            start.storeBytes(of: UInt8(ascii: "0") + UInt8(remaining % 10), toByteOffset: position, as: UInt8.self)
             remaining /= 10
         }
-        return offset + digits
+    }
+
+    /// `HTTP/1.x code reason` and a line end.
+    mutating func appendStatusLine(version: HTTPVersion, status: HTTPResponseStatus) {
+        append(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        appendDecimal(Int(status.code))
+        append(byte: UInt8(ascii: " "))
+        append(status.reasonPhrase)
+        append("\r\n")
+    }
+
+    /// The most a status line can take (`appendStatusLine`).
+    static func statusLineSize(_ status: HTTPResponseStatus) -> Int { 16 + status.reasonPhrase.utf8.count }
+
+    /// The size of a header field line.
+    @inline(__always)
+    static func fieldSize<Name: StringProtocol, Value: StringProtocol>(_ name: Name, _ value: Value) -> Int {
+        name.utf8.count + value.utf8.count + 4
+    }
+}
+
+extension ByteBuffer {
+    /// Appends at most `capacity` bytes written by `body` in one go.
+    @inline(__always)
+    mutating func writeBytes(capacity: Int, _ body: (inout ByteWriter) -> Void) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { out in
+            var writer = ByteWriter(out)
+            body(&writer)
+            return writer.count
+        }
+    }
+
+    /// Appends `name: value` and a line end (for the few heads not worth sizing first).
+    mutating func writeHeaderField<Name: StringProtocol, Value: StringProtocol>(_ name: Name, _ value: Value) {
+        writeBytes(capacity: ByteWriter.fieldSize(name, value)) { $0.appendField(name, value) }
+    }
+
+    /// Appends `HTTP/1.x code reason` and a line end.
+    mutating func writeStatusLine(version: HTTPVersion, status: HTTPResponseStatus) {
+        writeBytes(capacity: ByteWriter.statusLineSize(status)) { $0.appendStatusLine(version: version, status: status) }
+    }
+
+    /// Appends the line end that closes a head.
+    mutating func writeHeadEnd() {
+        writeInteger(UInt16(0x0D0A))
     }
 }
 
@@ -103,12 +129,23 @@ extension UnsafeMutableRawBufferPointer {
 func fieldName<Name: StringProtocol>(_ name: Name, is lowercase: StaticString) -> Bool {
     let count = lowercase.utf8CodeUnitCount
     guard name.utf8.count == count else { return false }
-    let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: count)
-    var index = 0
-    for byte in name.utf8 {
-        let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-        if folded != expected[index] { return false }
-        index += 1
+    let expected = lowercase.utf8Start
+    func matches<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        var index = 0
+        for var byte in bytes {
+            if byte &- UInt8(ascii: "A") < 26 { byte |= 0x20 }
+            if byte != expected[index] { return false }
+            index += 1
+        }
+        return true
     }
-    return true
+    return name.utf8.withContiguousStorageIfAvailable(matches) ?? matches(name.utf8)
+}
+
+/// Whether a `Connection` value is one of the everyday ones (`keep-alive`, `close`,
+/// `upgrade`, any case) that name nothing beyond the fixed hop-by-hop fields: checked without
+/// building a lowercased copy, since nearly every response carries one.
+@inline(__always)
+func isPlainConnectionValue(_ value: String) -> Bool {
+    fieldName(value, is: "keep-alive") || fieldName(value, is: "close") || fieldName(value, is: "upgrade")
 }

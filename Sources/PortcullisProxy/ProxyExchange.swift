@@ -6,6 +6,8 @@ import NIOHTTP1
 /// connection's event loop.
 final class ProxyExchange {
     let clientHead: HTTPRequestHead
+    /// The client's path without the query (for the access log).
+    let path: Substring
     /// The encoded request head for the upstream, kept until a connection takes it (and for
     /// a retry on a fresh connection).
     let upstreamHead: ByteBuffer
@@ -21,6 +23,9 @@ final class ProxyExchange {
     var responseBodyBytes = 0
     var responseStatus: HTTPResponseStatus?
     var responseFraming: BodyFraming = .plain
+    /// The client's response head, held back until the first body part or the end of the
+    /// read, so a small body goes out in the same buffer (one write, one iovec).
+    var heldHead: ByteBuffer?
     /// Whether the client connection stays open after this exchange.
     var keepClientAlive: Bool
     /// The upstream response allows reusing its connection.
@@ -34,9 +39,11 @@ final class ProxyExchange {
     var attempts = 0
 
     init(
-        clientHead: HTTPRequestHead, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget, started: NIODeadline
+        clientHead: HTTPRequestHead, path: Substring, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget,
+        started: NIODeadline
     ) {
         self.clientHead = clientHead
+        self.path = path
         self.upstreamHead = encoded.head
         self.requestFraming = encoded.framing
         self.route = route

@@ -24,94 +24,129 @@ enum UpstreamRequest {
         identity: Identity? = nil,
         allocator: ByteBufferAllocator
     ) -> Encoded {
-        // The fields that change how the others are treated, found first: `Connection` may
-        // name further hop-by-hop fields anywhere in the head.
-        var connectionValues: [String] = []
-        var upgradeValue: String?
-        var isChunked = false
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 10 where fieldName(name, is: "connection"): connectionValues.append(value)
-            case 7 where upgradeValue == nil && fieldName(name, is: "upgrade"): upgradeValue = value
-            case 17 where fieldName(name, is: "transfer-encoding"): isChunked = true
-            default: break
-            }
-        }
-        let connectionTokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
-        let isUpgrade = upgradeValue != nil && HeaderRules.connectionRequestsUpgrade(connectionValues)
-        // TRACE carries no body (RFC 9110 §9.3.8): its framing fields are dropped, as NIO does.
-        let isTrace = head.method == .TRACE
-
-        var buffer = allocator.buffer(capacity: 384 + head.uri.utf8.count)
-        buffer.writeRequestLine(method: head.method, base: route.config.upstream.path, path: route.upstreamRest(for: path), query: query)
+        // First pass: the head's size, and the fields that change how the others are treated
+        // (`Connection` may name further hop-by-hop fields anywhere in the head).
+        var size = 0
         var clientHost: String?
         var forwardedFor: [String] = []
+        var upgradeValue: String?
+        var connectionUpgrade = false
+        var connectionNamesFields = false
+        var isChunked = false
         var hasContentLength = false
-        let ourCookies = runtime.signIn?.cookies
         for (name, value) in head.headers {
+            size += ByteWriter.fieldSize(name, value)
             switch name.utf8.count {
             case 4 where fieldName(name, is: "host"):
                 clientHost = value
-                continue
             case 15 where fieldName(name, is: "x-forwarded-for"):
                 forwardedFor.append(value)
-                continue
-            case 6 where fieldName(name, is: "expect"):
-                // Answered by the gateway (100 Continue); the upstream gets the body directly.
-                continue
-            case 6 where ourCookies != nil && fieldName(name, is: "cookie"):
-                // Session and pending-login cookies are the gateway's: never forwarded.
-                if let kept = CookieHeader.removing(ourCookies!.isOurs, from: value) { buffer.writeHeaderField(name, kept) }
-                continue
-            case 14 where fieldName(name, is: "content-length"):
-                if isTrace { continue }
-                hasContentLength = true
-            default:
-                break
-            }
-            if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
-                buffer.writeHeaderField(name, value)
+            case 10 where fieldName(name, is: "connection"):
+                if fieldName(value, is: "upgrade") {
+                    connectionUpgrade = true
+                } else if !isPlainConnectionValue(value) {
+                    connectionNamesFields = true
+                }
+            case 7 where upgradeValue == nil && fieldName(name, is: "upgrade"): upgradeValue = value
+            case 17 where fieldName(name, is: "transfer-encoding"): isChunked = true
+            case 14 where fieldName(name, is: "content-length"): hasContentLength = true
+            default: break
             }
         }
-        let host = route.config.preserveHost ? (clientHost ?? route.upstreamAuthority) : route.upstreamAuthority
-        buffer.writeHeaderField("Host", host)
-        if forwardedFor.isEmpty {
-            buffer.writeHeaderField("X-Forwarded-For", peer)
-        } else {
-            buffer.writeHeaderField("X-Forwarded-For", HeaderRules.appendingForwardedFor(forwardedFor, peer: peer))
+        var connectionTokens: HeaderNameSet?
+        if connectionNamesFields {
+            let values = head.headers["connection"]
+            connectionTokens = HeaderRules.connectionTokens(values)
+            connectionUpgrade = HeaderRules.connectionRequestsUpgrade(values)
         }
-        buffer.writeHeaderField("X-Forwarded-Proto", runtime.forwardedProto)
-        if let clientHost { buffer.writeHeaderField("X-Forwarded-Host", clientHost) }
-        buffer.writeHeaderField("X-Forwarded-Port", runtime.forwardedPort)
-        if let identity { writeIdentityHeaders(identity, names: runtime.config.identityHeaders, to: &buffer) }
-        if isUpgrade, let upgradeValue {
-            buffer.writeHeaderField("Connection", "upgrade")
-            buffer.writeHeaderField("Upgrade", upgradeValue)
-        }
+        let isUpgrade = upgradeValue != nil && connectionUpgrade
+        // TRACE carries no body (RFC 9110 §9.3.8): its framing fields are dropped, as NIO does.
+        let isTrace = head.method == .TRACE
         let framing: BodyFraming
         if hasContentLength || isTrace {
             framing = .plain
         } else if isChunked || head.method.expectsRequestBody {
             // Transfer-Encoding is hop-by-hop, but the body still needs framing on this hop;
             // methods that expect a body get chunked framing even without one, as NIO does.
-            buffer.writeHeaderField("Transfer-Encoding", "chunked")
             framing = .chunked
         } else {
             framing = .plain
         }
-        buffer.writeHeadEnd()
+
+        let methodName = head.method.rawValue
+        let base = route.config.upstream.path
+        let rest = route.upstreamRest(for: path)
+        let host = route.config.preserveHost ? (clientHost ?? route.upstreamAuthority) : route.upstreamAuthority
+        let forwarded = forwardedFor.isEmpty ? peer : HeaderRules.appendingForwardedFor(forwardedFor, peer: peer)
+        let identityFields = identity.map { identityHeaders($0, names: runtime.config.identityHeaders) } ?? []
+        size += methodName.utf8.count + base.utf8.count + rest.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 12
+        size += ByteWriter.fieldSize("Host", host) + ByteWriter.fieldSize("X-Forwarded-For", forwarded)
+        size += ByteWriter.fieldSize("X-Forwarded-Proto", runtime.forwardedProto)
+        size += clientHost.map { ByteWriter.fieldSize("X-Forwarded-Host", $0) } ?? 0
+        size += ByteWriter.fieldSize("X-Forwarded-Port", runtime.forwardedPort)
+        for (name, value) in identityFields { size += ByteWriter.fieldSize(name, value) }
+        size += upgradeValue.map { ByteWriter.fieldSize("Upgrade", $0) + 22 } ?? 0
+        size += 30
+
+        // Second pass: write, dropping what must not reach the upstream.
+        let ourCookies = runtime.signIn?.cookies
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeBytes(capacity: size) { out in
+            out.append(methodName)
+            out.append(byte: UInt8(ascii: " "))
+            out.append(base)
+            out.append(rest)
+            if let query {
+                out.append(byte: UInt8(ascii: "?"))
+                out.append(query)
+            }
+            out.append(" HTTP/1.1\r\n")
+            for (name, value) in head.headers {
+                switch name.utf8.count {
+                case 4 where fieldName(name, is: "host"), 15 where fieldName(name, is: "x-forwarded-for"):
+                    continue
+                case 6 where fieldName(name, is: "expect"):
+                    // Answered by the gateway (100 Continue); the upstream gets the body directly.
+                    continue
+                case 6 where ourCookies != nil && fieldName(name, is: "cookie"):
+                    // Session and pending-login cookies are the gateway's: never forwarded.
+                    if let kept = CookieHeader.removing(ourCookies!.isOurs, from: value) { out.appendField(name, kept) }
+                    continue
+                case 14 where isTrace && fieldName(name, is: "content-length"):
+                    continue
+                default:
+                    break
+                }
+                if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
+                    out.appendField(name, value)
+                }
+            }
+            out.appendField("Host", host)
+            out.appendField("X-Forwarded-For", forwarded)
+            out.appendField("X-Forwarded-Proto", runtime.forwardedProto)
+            if let clientHost { out.appendField("X-Forwarded-Host", clientHost) }
+            out.appendField("X-Forwarded-Port", runtime.forwardedPort)
+            for (name, value) in identityFields { out.appendField(name, value) }
+            if isUpgrade, let upgradeValue {
+                out.appendField("Connection", "upgrade")
+                out.appendField("Upgrade", upgradeValue)
+            }
+            if case .chunked = framing { out.appendField("Transfer-Encoding", "chunked") }
+            out.append("\r\n")
+        }
         return Encoded(head: buffer, isUpgrade: isUpgrade, framing: framing)
     }
 
     /// The signed-in user's identity, under the configured header names. Values were checked
     /// for control characters when the identity was built; lists are comma-separated.
-    static func writeIdentityHeaders(_ identity: Identity, names: IdentityHeaderNames, to buffer: inout ByteBuffer) {
-        buffer.writeHeaderField(names.user, identity.username)
-        if let email = identity.email { buffer.writeHeaderField(names.email, email) }
-        if let name = identity.displayName { buffer.writeHeaderField(names.name, name) }
-        if !identity.roles.isEmpty { buffer.writeHeaderField(names.roles, identity.roles.joined(separator: ",")) }
-        if !identity.groups.isEmpty { buffer.writeHeaderField(names.groups, identity.groups.joined(separator: ",")) }
-        buffer.writeHeaderField(names.authMethod, identity.method.rawValue)
+    static func identityHeaders(_ identity: Identity, names: IdentityHeaderNames) -> [(String, String)] {
+        var fields = [(names.user, identity.username)]
+        if let email = identity.email { fields.append((names.email, email)) }
+        if let name = identity.displayName { fields.append((names.name, name)) }
+        if !identity.roles.isEmpty { fields.append((names.roles, identity.roles.joined(separator: ","))) }
+        if !identity.groups.isEmpty { fields.append((names.groups, identity.groups.joined(separator: ","))) }
+        fields.append((names.authMethod, identity.method.rawValue))
+        return fields
     }
 
     /// What writing the client's response head decided.
@@ -133,57 +168,67 @@ enum UpstreamRequest {
         isUpgrade: Bool,
         into buffer: inout ByteBuffer
     ) -> ResponseFraming {
-        var connectionValues: [String] = []
+        // First pass: size, framing, and whether `Connection` names further fields.
+        var size = ByteWriter.statusLineSize(head.status) + 64
         var hasContentLength = false
+        var connectionNamesFields = false
         for (name, value) in head.headers {
+            size += ByteWriter.fieldSize(name, value)
             switch name.utf8.count {
-            case 10 where fieldName(name, is: "connection"): connectionValues.append(value)
+            case 10 where fieldName(name, is: "connection"):
+                if !isPlainConnectionValue(value) { connectionNamesFields = true }
             case 14 where fieldName(name, is: "content-length"): hasContentLength = true
             default: break
             }
         }
-        let tokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
+        let tokens = connectionNamesFields ? HeaderRules.connectionTokens(head.headers["connection"]) : nil
         // Informational, 204 and 304 answers and answers to CONNECT have no body and no
         // framing fields (RFC 9112 §6.3), as NIO's encoder has it.
         let bodyless = !head.status.mayHaveResponseBody || requestMethod == .CONNECT
         var keepAlive = keepAlive
         // An HTTP/1.0 client learns where a body without Content-Length ends only by the close.
         if clientVersion.minor == 0 && !hasContentLength && !bodyless { keepAlive = false }
-
-        buffer.writeStatusLine(version: clientVersion, status: head.status)
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 7 where isUpgrade && fieldName(name, is: "upgrade"), 10 where isUpgrade && fieldName(name, is: "connection"):
-                buffer.writeHeaderField(name, value)
-                continue
-            case 14 where bodyless && fieldName(name, is: "content-length"):
-                continue
-            default:
-                break
-            }
-            if !runtime.headerRules.stripsFromResponse(name, connectionTokens: tokens) {
-                buffer.writeHeaderField(name, value)
-            }
-        }
         var framing: BodyFraming
+        var addChunked = false
         if bodyless || hasContentLength {
             framing = .plain
         } else if clientVersion.minor >= 1 {
-            buffer.writeHeaderField("Transfer-Encoding", "chunked")
+            addChunked = true
             framing = .chunked
         } else {
             framing = .untilClose
         }
         // A HEAD answer describes a body it does not carry.
         if requestMethod == .HEAD { framing = .plain }
-        if !isUpgrade {
-            if !keepAlive {
-                buffer.writeHeaderField("Connection", "close")
-            } else if clientVersion.minor == 0 {
-                buffer.writeHeaderField("Connection", "keep-alive")
+
+        // Second pass: write.
+        let rules = runtime.headerRules
+        buffer.writeBytes(capacity: size) { out in
+            out.appendStatusLine(version: clientVersion, status: head.status)
+            for (name, value) in head.headers {
+                switch name.utf8.count {
+                case 7 where isUpgrade && fieldName(name, is: "upgrade"), 10 where isUpgrade && fieldName(name, is: "connection"):
+                    out.appendField(name, value)
+                    continue
+                case 14 where bodyless && fieldName(name, is: "content-length"):
+                    continue
+                default:
+                    break
+                }
+                if !rules.stripsFromResponse(name, connectionTokens: tokens) {
+                    out.appendField(name, value)
+                }
             }
+            if addChunked { out.appendField("Transfer-Encoding", "chunked") }
+            if !isUpgrade {
+                if !keepAlive {
+                    out.appendField("Connection", "close")
+                } else if clientVersion.minor == 0 {
+                    out.appendField("Connection", "keep-alive")
+                }
+            }
+            out.append("\r\n")
         }
-        buffer.writeHeadEnd()
         return ResponseFraming(framing: framing, keepAlive: keepAlive)
     }
 }

@@ -31,86 +31,93 @@ struct AccessLog: Sendable {
 
     /// Where a connection renders its lines; reused for every request on it.
     struct Scratch {
-        var line: [UInt8] = []
+        var line = ByteBuffer()
         var timestamp = LogTimestamp.Cache()
     }
 
     func record(_ entry: Entry, in scratch: inout Scratch) {
         let total = Double((NIODeadline.now() - entry.started).nanoseconds) / 1_000_000
-        scratch.line.removeAll(keepingCapacity: true)
-        scratch.line.reserveCapacity(200 + entry.path.utf8.count)
-        switch format {
-        case .json: Self.renderJSON(entry, total: total, into: &scratch)
-        case .text: Self.renderText(entry, total: total, into: &scratch)
+        let method = entry.method.rawValue
+        let route = entry.route ?? "-"
+        let pathIsPlain = Self.isPlain(entry.path, json: format == .json)
+        let routeIsPlain = format == .text || Self.isPlain(Substring(route), json: true)
+        // Fields that need escaping (rare) are escaped into strings first; the rest is copied.
+        let path = pathIsPlain ? entry.path : Substring(JSONText.escaped(String(entry.path)))
+        let routeText = routeIsPlain ? route : JSONText.escaped(route)
+        let size =
+            LogTimestamp.size + 400 + method.utf8.count + path.utf8.count + routeText.utf8.count + entry.peer.utf8.count
+            + entry.outcome.utf8CodeUnitCount
+        scratch.line.clear()
+        var cache = scratch.timestamp
+        scratch.line.writeBytes(capacity: size) { line in
+            switch format {
+            case .json:
+                line.append("{\"ts\":\"")
+                LogTimestamp.append(to: &line, cache: &cache)
+                line.append("\",\"level\":\"info\",\"logger\":\"portcullis.access\",\"msg\":\"access\",\"method\":\"")
+                line.append(method)
+                line.append("\",\"path\":\"")
+                line.append(path)
+                if entry.route != nil {
+                    line.append("\",\"route\":\"")
+                    line.append(routeText)
+                }
+                line.append("\",\"status\":")
+                line.appendDecimal(Int(entry.status))
+                line.append(",\"client\":\"")
+                line.append(entry.peer)
+                line.append("\",\"ms\":")
+                line.appendMillis(total)
+                if let upstream = entry.upstreamMillis {
+                    line.append(",\"upstreamMs\":")
+                    line.appendMillis(upstream)
+                }
+                line.append(",\"bytesIn\":")
+                line.appendDecimal(entry.bytesIn)
+                line.append(",\"bytesOut\":")
+                line.appendDecimal(entry.bytesOut)
+                line.append(",\"outcome\":\"")
+                line.append(entry.outcome)
+                line.append("\"}\n")
+            case .text:
+                LogTimestamp.append(to: &line, cache: &cache)
+                line.append(" INFO portcullis.access: ")
+                line.append(method)
+                line.append(byte: UInt8(ascii: " "))
+                line.append(path)
+                line.append(" route=")
+                line.append(routeText)
+                line.append(" status=")
+                line.appendDecimal(Int(entry.status))
+                line.append(" client=")
+                line.append(entry.peer)
+                line.append(" ms=")
+                line.appendMillis(total)
+                if let upstream = entry.upstreamMillis {
+                    line.append(" upstreamMs=")
+                    line.appendMillis(upstream)
+                }
+                line.append(" bytesIn=")
+                line.appendDecimal(entry.bytesIn)
+                line.append(" bytesOut=")
+                line.appendDecimal(entry.bytesOut)
+                line.append(" outcome=")
+                line.append(entry.outcome)
+                line.append(byte: UInt8(ascii: "\n"))
+            }
         }
+        scratch.timestamp = cache
         sink.write(bytes: scratch.line)
     }
 
-    private static func renderJSON(_ entry: Entry, total: Double, into scratch: inout Scratch) {
-        scratch.line.append("{\"ts\":\"")
-        LogTimestamp.append(to: &scratch.line, cache: &scratch.timestamp)
-        scratch.line.append("\",\"level\":\"info\",\"logger\":\"portcullis.access\",\"msg\":\"access\",\"method\":\"")
-        scratch.line.appendJSONText(entry.method.rawValue)
-        scratch.line.append("\",\"path\":\"")
-        scratch.line.appendJSONText(entry.path)
-        if let route = entry.route {
-            scratch.line.append("\",\"route\":\"")
-            scratch.line.appendJSONText(route)
-        }
-        scratch.line.append("\",\"status\":")
-        scratch.line.appendDecimal(Int(entry.status))
-        scratch.line.append(",\"client\":\"")
-        scratch.line.append(contentsOf: entry.peer.utf8)
-        scratch.line.append("\",\"ms\":")
-        scratch.line.appendMillis(total)
-        if let upstream = entry.upstreamMillis {
-            scratch.line.append(",\"upstreamMs\":")
-            scratch.line.appendMillis(upstream)
-        }
-        scratch.line.append(",\"bytesIn\":")
-        scratch.line.appendDecimal(entry.bytesIn)
-        scratch.line.append(",\"bytesOut\":")
-        scratch.line.appendDecimal(entry.bytesOut)
-        scratch.line.append(",\"outcome\":\"")
-        scratch.line.append(entry.outcome)
-        scratch.line.append("\"}\n")
-    }
-
-    private static func renderText(_ entry: Entry, total: Double, into scratch: inout Scratch) {
-        LogTimestamp.append(to: &scratch.line, cache: &scratch.timestamp)
-        scratch.line.append(" INFO portcullis.access: ")
-        scratch.line.append(contentsOf: entry.method.rawValue.utf8)
-        scratch.line.append(" ")
-        if isPrintable(entry.path) {
-            scratch.line.append(contentsOf: entry.path.utf8)
-        } else {
-            scratch.line.append(contentsOf: JSONText.escaped(String(entry.path)).utf8)
-        }
-        scratch.line.append(" route=")
-        if let route = entry.route { scratch.line.append(contentsOf: route.utf8) } else { scratch.line.append("-") }
-        scratch.line.append(" status=")
-        scratch.line.appendDecimal(Int(entry.status))
-        scratch.line.append(" client=")
-        scratch.line.append(contentsOf: entry.peer.utf8)
-        scratch.line.append(" ms=")
-        scratch.line.appendMillis(total)
-        if let upstream = entry.upstreamMillis {
-            scratch.line.append(" upstreamMs=")
-            scratch.line.appendMillis(upstream)
-        }
-        scratch.line.append(" bytesIn=")
-        scratch.line.appendDecimal(entry.bytesIn)
-        scratch.line.append(" bytesOut=")
-        scratch.line.appendDecimal(entry.bytesOut)
-        scratch.line.append(" outcome=")
-        scratch.line.append(entry.outcome)
-        scratch.line.append("\n")
-    }
-
-    /// The path as sent, which the request-target check has already limited to visible
-    /// ASCII; anything else is shown escaped so a line can never be split or forged.
-    static func isPrintable(_ path: Substring) -> Bool {
-        path.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+    /// Whether `text` can be written as it is. In text lines the path as sent, which the
+    /// request-target check has already limited to visible ASCII, is shown as is; anything
+    /// else is shown escaped so a line can never be split or forged. In JSON, anything that
+    /// needs no escaping.
+    static func isPlain(_ text: Substring, json: Bool) -> Bool {
+        json
+            ? text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+            : text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 
     static func millis(_ value: Double) -> String {
@@ -119,43 +126,12 @@ struct AccessLog: Sendable {
     }
 }
 
-extension [UInt8] {
-    @inline(__always)
-    mutating func append(_ text: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    mutating func appendDecimal(_ value: Int) {
-        if value < 0 {
-            append(UInt8(ascii: "-"))
-            appendDecimal(-value)
-            return
-        }
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        var remaining = value
-        while divisor > 0 {
-            append(UInt8(ascii: "0") + UInt8(remaining / divisor))
-            remaining %= divisor
-            divisor /= 10
-        }
-    }
-
+extension ByteWriter {
     /// Milliseconds with one decimal, as `AccessLog.millis` renders them.
     mutating func appendMillis(_ value: Double) {
-        let scaled = Int((value * 10).rounded())
+        let scaled = max(0, Int((value * 10).rounded()))
         appendDecimal(scaled / 10)
-        append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         appendDecimal(scaled % 10)
-    }
-
-    /// The contents of a JSON string literal for `text`: the bytes themselves when nothing
-    /// needs escaping (the usual case), `JSONText.escaped` otherwise.
-    mutating func appendJSONText<Text: StringProtocol>(_ text: Text) {
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            append(contentsOf: text.utf8)
-        } else {
-            append(contentsOf: JSONText.escaped(String(text)).utf8)
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 import PortcullisCore
 
@@ -96,10 +97,12 @@ public final class LineSink: Sendable {
     }
 
     /// Appends an already rendered line (the access log's per-request path: no string).
-    func write(bytes line: [UInt8]) {
-        let full = buffer.withLockedValue { bytes -> Bool in
-            bytes.append(contentsOf: line)
-            return bytes.count >= flushThreshold
+    func write(bytes line: ByteBuffer) {
+        let full = line.withUnsafeReadableBytes { raw in
+            buffer.withLockedValue { bytes -> Bool in
+                bytes.append(contentsOf: raw)
+                return bytes.count >= flushThreshold
+            }
         }
         if full { flush() }
     }

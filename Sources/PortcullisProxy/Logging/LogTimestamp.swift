@@ -28,9 +28,9 @@ enum LogTimestamp {
 
     private static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-    /// Appends the same timestamp as `now()` to `line` as bytes, with the per-second part
-    /// cached by the caller (one cache per connection: no lock, no string).
-    static func append(to line: inout [UInt8], cache: inout Cache) {
+    /// Appends the same timestamp as `now()` as bytes (at most `size`), with the per-second
+    /// part cached by the caller (one cache per connection: no lock, no string).
+    static func append(to line: inout ByteWriter, cache: inout Cache) {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         if cache.second != time.tv_sec {
@@ -39,47 +39,29 @@ enum LogTimestamp {
             gmtime_r(&seconds, &parts)
             var prefix: [UInt8] = []
             prefix.reserveCapacity(19)
-            appendDigits(Int(parts.tm_year) + 1900, width: 4, to: &prefix)
-            prefix.append(UInt8(ascii: "-"))
-            appendDigits(Int(parts.tm_mon) + 1, width: 2, to: &prefix)
-            prefix.append(UInt8(ascii: "-"))
-            appendDigits(Int(parts.tm_mday), width: 2, to: &prefix)
-            prefix.append(UInt8(ascii: "T"))
-            appendDigits(Int(parts.tm_hour), width: 2, to: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            appendDigits(Int(parts.tm_min), width: 2, to: &prefix)
-            prefix.append(UInt8(ascii: ":"))
-            appendDigits(Int(parts.tm_sec), width: 2, to: &prefix)
+            for (value, width, separator) in [
+                (Int(parts.tm_year) + 1900, 4, "-"), (Int(parts.tm_mon) + 1, 2, "-"), (Int(parts.tm_mday), 2, "T"),
+                (Int(parts.tm_hour), 2, ":"), (Int(parts.tm_min), 2, ":"), (Int(parts.tm_sec), 2, ""),
+            ] as [(Int, Int, String)] {
+                let digits = String(value)
+                prefix.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - digits.utf8.count)))
+                prefix.append(contentsOf: digits.utf8)
+                prefix.append(contentsOf: separator.utf8)
+            }
             cache = Cache(second: time.tv_sec, prefix: prefix)
         }
-        line.append(contentsOf: cache.prefix)
-        line.append(UInt8(ascii: "."))
-        appendDigits(Int(time.tv_nsec / 1_000_000), width: 3, to: &line)
-        line.append(UInt8(ascii: "Z"))
+        cache.prefix.withUnsafeBytes { line.append(bytes: $0) }
+        line.append(byte: UInt8(ascii: "."))
+        line.appendDecimal(Int(time.tv_nsec / 1_000_000), width: 3)
+        line.append(byte: UInt8(ascii: "Z"))
     }
+
+    /// The most `append(to:cache:)` writes.
+    static let size = 24
 
     /// The rendered `YYYY-MM-DDTHH:MM:SS` of one second.
     struct Cache {
         var second = -1
         var prefix: [UInt8] = []
-    }
-
-    /// `value` in decimal, zero-padded to at least `width` digits.
-    private static func appendDigits(_ value: Int, width: Int, to line: inout [UInt8]) {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        for _ in digits..<max(width, digits) { line.append(UInt8(ascii: "0")) }
-        var divisor = 1
-        for _ in 1..<digits { divisor *= 10 }
-        var remaining = value
-        while divisor > 0 {
-            line.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
-            remaining %= divisor
-            divisor /= 10
-        }
     }
 }
