@@ -35,10 +35,15 @@ extension ClientConnectionHandler {
         exchange.upstream = connection
         connection.delegate = self
         exchange.upstreamStarted = now
-        connection.writeHead(exchange.upstreamHead, for: exchange.clientHead)
-        for part in exchange.pending { connection.write(part) }
-        exchange.pending.removeAll()
-        if flush { connection.flush() }
+        exchange.upstreamHeadSent = false
+        if flush {
+            // Attached after a connect: no read cycle of the client's follows to send the head.
+            connection.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: exchange.pending.isEmpty)
+            exchange.upstreamHeadSent = true
+            for part in exchange.pending { connection.write(part) }
+            exchange.pending.removeAll()
+            connection.flush()
+        }
         // From here the connection's timer watches the exchange's deadlines.
         if exchange.requestComplete { startResponseClock(exchange) }
         resumeClientReads()
@@ -51,9 +56,24 @@ extension ClientConnectionHandler {
 
     func sendFramed(_ bytes: ByteBuffer, _ exchange: ProxyExchange) {
         if let upstream = exchange.upstream {
+            if !exchange.upstreamHeadSent {
+                upstream.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: false)
+                exchange.upstreamHeadSent = true
+            }
             upstream.write(bytes)
         } else {
             exchange.pending.append(bytes)
+        }
+    }
+
+    /// Sends what was written upstream, the head included if it has not gone yet.
+    func flushUpstream(_ exchange: ProxyExchange) {
+        guard let upstream = exchange.upstream else { return }
+        if !exchange.upstreamHeadSent {
+            upstream.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: true)
+            exchange.upstreamHeadSent = true
+        } else {
+            upstream.flush()
         }
     }
 
@@ -120,7 +140,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 exchange.heldHead = nil
                 if exchange.responseFraming != .chunked && buffer.readableBytes <= Self.smallBody {
                     head.writeImmutableBuffer(buffer)
-                    context.write(wrapOutboundOut(head), promise: nil)
+                    exchange.heldHead = head
                     return
                 }
                 context.write(wrapOutboundOut(head), promise: nil)
@@ -129,25 +149,25 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 context.write(wrapOutboundOut($0), promise: nil)
             }
         case .end(let trailers):
-            if let head = exchange.heldHead {
-                exchange.heldHead = nil
-                context.write(wrapOutboundOut(head), promise: nil)
-            }
+            var last = exchange.heldHead
+            exchange.heldHead = nil
             if exchange.isUpgrade && exchange.responseStatus == .switchingProtocols {
+                if let last { context.write(wrapOutboundOut(last), promise: nil) }
                 context.flush()
                 upgrade(exchange, connection: connection, context: context)
                 return
             }
-            let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator)
+            if let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator) {
+                if let last { context.write(wrapOutboundOut(last), promise: nil) }
+                last = end
+            }
             let keepClient = exchange.keepClientAlive && exchange.requestComplete
             // A write promise only when the connection must close after the write.
-            var written: EventLoopPromise<Void>?
-            if keepClient {
-                if let end { context.write(wrapOutboundOut(end), promise: nil) }
-                context.flush()
+            let written = keepClient ? nil : context.eventLoop.makePromise(of: Void.self)
+            if written != nil || last != nil {
+                context.writeAndFlush(wrapOutboundOut(last ?? allocator.buffer(capacity: 0)), promise: written)
             } else {
-                written = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(end ?? allocator.buffer(capacity: 0)), promise: written)
+                context.flush()
             }
             connection.delegate = nil
             if exchange.upstreamKeepAlive && exchange.requestComplete {
@@ -187,6 +207,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             if connection.hasServedRequests && exchange.isRetryable && exchange.attempts < 3 {
                 // A pooled connection the upstream had closed while idle: try a fresh one.
                 exchange.pending.removeAll()
+                exchange.upstreamHeadSent = false
                 exchange.responseDeadline = nil
                 if exchange.requestComplete, let end = exchange.requestFraming.end(trailers: nil, allocator: allocator)
                 {

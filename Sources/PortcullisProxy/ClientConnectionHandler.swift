@@ -164,6 +164,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 if let end = exchange.requestFraming.end(trailers: trailers, allocator: allocator) {
                     sendFramed(end, exchange)
                 }
+                flushUpstream(exchange)
                 startResponseClock(exchange)
             case .local(let request):
                 state = .responding
@@ -188,7 +189,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 exchange.lastActivity = now
                 exchangeInput = false
             }
-            exchange.upstream?.flush()
+            flushUpstream(exchange)
         }
         context.fireChannelReadComplete()
     }
@@ -229,7 +230,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
         }
         // Outside a read cycle nothing else flushes what was written upstream.
-        if case .proxying(let exchange) = state { exchange.upstream?.flush() }
+        if case .proxying(let exchange) = state { flushUpstream(exchange) }
         resumeClientReads()
     }
 

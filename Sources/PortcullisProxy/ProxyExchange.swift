@@ -18,6 +18,9 @@ final class ProxyExchange {
     /// Framed body bytes received from the client before an upstream connection was attached.
     var pending: [ByteBuffer] = []
     var upstream: UpstreamConnection?
+    /// Whether `upstreamHead` went to the current connection: it is written at the first flush
+    /// point (body, end of request, end of read), so a bodyless request is one write.
+    var upstreamHeadSent = false
     var requestComplete = false
     var requestBodyBytes = 0
     var responseBodyBytes = 0

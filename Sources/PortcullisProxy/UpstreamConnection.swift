@@ -67,17 +67,28 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.writeContext = nil
     }
 
+    /// Written since the last flush (a flush with nothing to send still walks the pipeline).
+    private var unflushed = false
+
     /// Starts a request: tells the decoder its method, then writes the encoded head.
-    func writeHead(_ head: ByteBuffer, for request: HTTPRequestHead) {
+    func writeHead(_ head: ByteBuffer, for request: HTTPRequestHead, flush: Bool) {
         decoder.write(data: .head(request))
-        writeContext?.write(wrapOutboundOut(head), promise: nil)
+        if flush {
+            writeContext?.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            unflushed = false
+        } else {
+            write(head)
+        }
     }
 
     func write(_ bytes: ByteBuffer) {
         writeContext?.write(wrapOutboundOut(bytes), promise: nil)
+        unflushed = true
     }
 
     func flush() {
+        guard unflushed else { return }
+        unflushed = false
         writeContext?.flush()
     }
 

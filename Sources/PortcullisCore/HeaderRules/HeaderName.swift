@@ -48,6 +48,11 @@ public struct HeaderNameSet: Sendable {
         buckets[bytes.count].append(bytes)
     }
 
+    /// Whether a name of `length` bytes could be in the set: a cheap first test.
+    public func mayContain(length: Int) -> Bool {
+        length < buckets.count && !buckets[length].isEmpty
+    }
+
     public func contains(_ name: String) -> Bool {
         var name = name
         return name.withUTF8 { contains(bytes: $0) }
