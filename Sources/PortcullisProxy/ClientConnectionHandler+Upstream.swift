@@ -38,7 +38,7 @@ extension ClientConnectionHandler {
         exchange.upstreamHeadSent = false
         if flush {
             // Attached after a connect: no read cycle of the client's follows to send the head.
-            connection.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: exchange.pending.isEmpty)
+            connection.writeHead(exchange.upstreamHead, method: exchange.clientHead.method, flush: exchange.pending.isEmpty)
             exchange.upstreamHeadSent = true
             for part in exchange.pending { connection.write(part) }
             exchange.pending.removeAll()
@@ -57,7 +57,7 @@ extension ClientConnectionHandler {
     func sendFramed(_ bytes: ByteBuffer, _ exchange: ProxyExchange) {
         if let upstream = exchange.upstream {
             if !exchange.upstreamHeadSent {
-                upstream.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: false)
+                upstream.writeHead(exchange.upstreamHead, method: exchange.clientHead.method, flush: false)
                 exchange.upstreamHeadSent = true
             }
             upstream.write(bytes)
@@ -70,7 +70,7 @@ extension ClientConnectionHandler {
     func flushUpstream(_ exchange: ProxyExchange) {
         guard let upstream = exchange.upstream else { return }
         if !exchange.upstreamHeadSent {
-            upstream.writeHead(exchange.upstreamHead, for: exchange.clientHead, flush: true)
+            upstream.writeHead(exchange.upstreamHead, method: exchange.clientHead.method, flush: true)
             exchange.upstreamHeadSent = true
         } else {
             upstream.flush()
@@ -117,23 +117,28 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     /// Bodies up to this size are copied into the head's buffer rather than written apart.
     static let smallBody = 2048
 
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
+    func upstream(_ connection: UpstreamConnection, received event: UpstreamResponseParser.Event) {
         guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
-        switch part {
+        switch event {
         case .head(let head):
-            let now = NIODeadline.now()
-            exchange.lastActivity = now
-            exchange.upstreamHeadAt = now
-            exchange.responseStatus = head.status
-            exchange.upstreamKeepAlive = head.isKeepAlive
-            let upgrading = exchange.isUpgrade && head.status == .switchingProtocols
-            var buffer = allocator.buffer(capacity: 0)
-            let written = UpstreamRequest.encodeResponseHead(
-                from: head, runtime: runtime, requestMethod: exchange.clientHead.method, clientVersion: exchange.clientHead.version,
-                keepAlive: exchange.keepClientAlive, isUpgrade: upgrading, into: &buffer)
-            exchange.keepClientAlive = written.keepAlive
-            exchange.responseFraming = written.framing
-            exchange.heldHead = buffer
+            startResponse(exchange, head: head, upgrading: false)
+        case .switched(let head, let leftover):
+            guard exchange.isUpgrade else {
+                // A 101 nobody asked for: passed on as a bodyless answer; the connection is
+                // not reused.
+                startResponse(exchange, head: head, upgrading: false)
+                endResponse(exchange, connection: connection, trailers: nil, context: context)
+                return
+            }
+            startResponse(exchange, head: head, upgrading: true)
+            if let head = exchange.heldHead {
+                exchange.heldHead = nil
+                context.write(wrapOutboundOut(head), promise: nil)
+            }
+            // What the upstream sent after its 101 already belongs to the new protocol.
+            if let leftover { context.write(wrapOutboundOut(leftover), promise: nil) }
+            context.flush()
+            upgrade(exchange, connection: connection, context: context)
         case .body(let buffer):
             exchange.responseBodyBytes += buffer.readableBytes
             if var head = exchange.heldHead {
@@ -149,37 +154,50 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 context.write(wrapOutboundOut($0), promise: nil)
             }
         case .end(let trailers):
-            var last = exchange.heldHead
-            exchange.heldHead = nil
-            if exchange.isUpgrade && exchange.responseStatus == .switchingProtocols {
-                if let last { context.write(wrapOutboundOut(last), promise: nil) }
-                context.flush()
-                upgrade(exchange, connection: connection, context: context)
-                return
-            }
-            if let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator) {
-                if let last { context.write(wrapOutboundOut(last), promise: nil) }
-                last = end
-            }
-            let keepClient = exchange.keepClientAlive && exchange.requestComplete
-            // A write promise only when the connection must close after the write.
-            let written = keepClient ? nil : context.eventLoop.makePromise(of: Void.self)
-            if written != nil || last != nil {
-                context.writeAndFlush(wrapOutboundOut(last ?? allocator.buffer(capacity: 0)), promise: written)
-            } else {
-                context.flush()
-            }
-            connection.delegate = nil
-            if exchange.upstreamKeepAlive && exchange.requestComplete {
-                connection.hasServedRequests = true
-                pool.park(connection)
-            } else {
-                connection.close()
-            }
-            exchange.upstream = nil
-            log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied")
-            finishResponse(keepAlive: keepClient, written: written?.futureResult)
+            endResponse(exchange, connection: connection, trailers: trailers, context: context)
         }
+    }
+
+    private func startResponse(_ exchange: ProxyExchange, head: UpstreamResponseHead, upgrading: Bool) {
+        let now = NIODeadline.now()
+        exchange.lastActivity = now
+        exchange.upstreamHeadAt = now
+        exchange.responseStatus = head.status
+        exchange.upstreamKeepAlive = head.keepAlive
+        var buffer = allocator.buffer(capacity: 0)
+        let written = UpstreamRequest.encodeResponseHead(
+            from: head, runtime: runtime, requestMethod: exchange.clientHead.method, clientVersion: exchange.clientHead.version,
+            keepAlive: exchange.keepClientAlive, isUpgrade: upgrading, into: &buffer)
+        exchange.keepClientAlive = written.keepAlive
+        exchange.responseFraming = written.framing
+        exchange.heldHead = buffer
+    }
+
+    private func endResponse(_ exchange: ProxyExchange, connection: UpstreamConnection, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        var last = exchange.heldHead
+        exchange.heldHead = nil
+        if let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator) {
+            if let last { context.write(wrapOutboundOut(last), promise: nil) }
+            last = end
+        }
+        let keepClient = exchange.keepClientAlive && exchange.requestComplete
+        // A write promise only when the connection must close after the write.
+        let written = keepClient ? nil : context.eventLoop.makePromise(of: Void.self)
+        if written != nil || last != nil {
+            context.writeAndFlush(wrapOutboundOut(last ?? allocator.buffer(capacity: 0)), promise: written)
+        } else {
+            context.flush()
+        }
+        connection.delegate = nil
+        if exchange.upstreamKeepAlive && exchange.requestComplete {
+            connection.hasServedRequests = true
+            pool.park(connection)
+        } else {
+            connection.close()
+        }
+        exchange.upstream = nil
+        log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied")
+        finishResponse(keepAlive: keepClient, written: written?.futureResult)
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
@@ -249,7 +267,6 @@ extension ClientConnectionHandler {
             let upstream = upstreamChannel.pipeline.syncOperations
             try upstream.addHandler(upstreamRelay)
             try upstream.removeIfPresent(UpstreamConnection.self)
-            try upstream.removeIfPresent(ByteToMessageHandler<UpstreamResponseDecoder>.self)
         } catch {
             logger.warning("upgrade failed", metadata: ["error": .string("\(error)")])
             upstreamChannel.close(promise: nil)

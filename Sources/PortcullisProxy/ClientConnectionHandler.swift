@@ -107,6 +107,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         timer?.cancel()
         timer = nil
         self.context = nil
+        // Whoever takes over the connection (the byte relay after an upgrade) must not wait
+        // for a read this handler was holding.
+        if readPending {
+            readPending = false
+            context.read()
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -127,19 +127,27 @@ extension ByteBuffer {
 /// building a lowercased copy.
 @inline(__always)
 func fieldName<Name: StringProtocol>(_ name: Name, is lowercase: StaticString) -> Bool {
-    let count = lowercase.utf8CodeUnitCount
-    guard name.utf8.count == count else { return false }
+    guard name.utf8.count == lowercase.utf8CodeUnitCount else { return false }
+    return name.utf8.withContiguousStorageIfAvailable { asciiLowercased($0, equals: lowercase) }
+        ?? asciiLowercased(name.utf8, equals: lowercase)
+}
+
+/// `fieldName` for bytes (a field as received, before any string is made of it).
+@inline(__always)
+func fieldName(_ bytes: UnsafeRawBufferPointer, is lowercase: StaticString) -> Bool {
+    bytes.count == lowercase.utf8CodeUnitCount && asciiLowercased(bytes, equals: lowercase)
+}
+
+@inline(__always)
+private func asciiLowercased<Bytes: Collection<UInt8>>(_ bytes: Bytes, equals lowercase: StaticString) -> Bool {
     let expected = lowercase.utf8Start
-    func matches<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
-        var index = 0
-        for var byte in bytes {
-            if byte &- UInt8(ascii: "A") < 26 { byte |= 0x20 }
-            if byte != expected[index] { return false }
-            index += 1
-        }
-        return true
+    var index = 0
+    for var byte in bytes {
+        if byte &- UInt8(ascii: "A") < 26 { byte |= 0x20 }
+        if byte != expected[index] { return false }
+        index += 1
     }
-    return name.utf8.withContiguousStorageIfAvailable(matches) ?? matches(name.utf8)
+    return true
 }
 
 /// Whether a `Connection` value is one of the everyday ones (`keep-alive`, `close`,

@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// What an upstream connection reports to the exchange that is using it.
 protocol UpstreamConnectionDelegate: AnyObject {
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart)
+    func upstream(_ connection: UpstreamConnection, received event: UpstreamResponseParser.Event)
     func upstreamReadComplete(_ connection: UpstreamConnection)
     func upstreamWritabilityChanged(_ connection: UpstreamConnection)
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?)
@@ -11,34 +11,31 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamMayRead(_ connection: UpstreamConnection) -> Bool
 }
 
-/// The response decoder of an upstream connection.
-typealias UpstreamResponseDecoder = HTTPDecoder<HTTPClientResponsePart, HTTPClientRequestPart>
-
-/// One keep-alive HTTP/1.1 connection to an upstream, owned by one event loop.
+/// One keep-alive HTTP/1.1 connection to an upstream, owned by one event loop, and the only
+/// handler in its pipeline: requests go out as bytes the gateway encoded, responses are
+/// parsed from the socket's bytes (`UpstreamResponseParser`).
 ///
 /// It is either lent to one exchange (`delegate` set) or idle in the loop's pool. The handler
-/// forwards response parts to the delegate and holds reads while the delegate's client is not
-/// writable, which is the upstream half of the proxy's backpressure.
-///
-/// Requests go out as bytes the gateway encoded itself. They are written from the response
-/// decoder's position in the pipeline, straight to the socket, so the decoder (which only
-/// understands request parts) never sees them; the request method it needs to delimit the
-/// response (no body after HEAD) is handed to it directly.
+/// forwards response events to the delegate and holds reads while the delegate's client is
+/// not writable, which is the upstream half of the proxy's backpressure.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let key: UpstreamKey
-    private let decoder: UpstreamResponseDecoder
     private(set) var channel: Channel?
     private var context: ChannelHandlerContext?
-    /// Where request bytes enter the pipeline: the decoder's context, whose next outbound
-    /// handler is the socket.
-    private var writeContext: ChannelHandlerContext?
     /// The exchange using this connection. A strong reference: every path that ends an
     /// exchange (end, failure, client close, upgrade) sets it back to nil.
     var delegate: (any UpstreamConnectionDelegate)?
+    private var parser = UpstreamResponseParser()
+    /// The parser is handing out events; requests started meanwhile (a pipelined request on
+    /// the connection just freed) are registered with it once it is done.
+    private var parsing = false
+    private var expectedWhileParsing: [Bool] = []
+    /// Written since the last flush (a flush with nothing to send still walks the pipeline).
+    private var unflushed = false
     /// A read the channel asked for while the client was not writable.
     private var readPending = false
     private(set) var isClosed = false
@@ -49,9 +46,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// request safe).
     var hasServedRequests = false
 
-    init(key: UpstreamKey, decoder: UpstreamResponseDecoder) {
+    init(key: UpstreamKey) {
         self.key = key
-        self.decoder = decoder
     }
 
     var isWritable: Bool { channel?.isWritable ?? false }
@@ -59,22 +55,28 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channel = context.channel
-        self.writeContext = try? context.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<UpstreamResponseDecoder>.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        self.writeContext = nil
+        // The relay that takes over after an upgrade must not wait for a held read.
+        if readPending {
+            readPending = false
+            context.read()
+        }
     }
 
-    /// Written since the last flush (a flush with nothing to send still walks the pipeline).
-    private var unflushed = false
-
-    /// Starts a request: tells the decoder its method, then writes the encoded head.
-    func writeHead(_ head: ByteBuffer, for request: HTTPRequestHead, flush: Bool) {
-        decoder.write(data: .head(request))
+    /// Starts a request: its response is now expected, then the encoded head is written.
+    func writeHead(_ head: ByteBuffer, method: HTTPMethod, flush: Bool) {
+        // Answers to HEAD (and CONNECT) carry no body whatever their fields say.
+        let bodyless = method == .HEAD || method == .CONNECT
+        if parsing {
+            expectedWhileParsing.append(bodyless)
+        } else {
+            parser.expectResponse(bodyless: bodyless)
+        }
         if flush {
-            writeContext?.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            context?.writeAndFlush(wrapOutboundOut(head), promise: nil)
             unflushed = false
         } else {
             write(head)
@@ -82,14 +84,14 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(_ bytes: ByteBuffer) {
-        writeContext?.write(wrapOutboundOut(bytes), promise: nil)
+        context?.write(wrapOutboundOut(bytes), promise: nil)
         unflushed = true
     }
 
     func flush() {
         guard unflushed else { return }
         unflushed = false
-        writeContext?.flush()
+        context?.flush()
     }
 
     func close() {
@@ -108,12 +110,31 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let delegate else {
+        guard delegate != nil else {
             // An idle connection must not speak; anything it says makes it unusable.
             close()
             return
         }
-        delegate.upstream(self, received: unwrapInboundIn(data))
+        parsing = true
+        var failure: UpstreamResponseParser.Failure?
+        do {
+            // The delegate is looked up per event: an exchange that ends hands the
+            // connection back, and a pipelined request may take it at once.
+            try parser.feed(unwrapInboundIn(data)) { event in self.delegate?.upstream(self, received: event) }
+        } catch {
+            failure = error
+        }
+        parsing = false
+        if !expectedWhileParsing.isEmpty {
+            for bodyless in expectedWhileParsing { parser.expectResponse(bodyless: bodyless) }
+            expectedWhileParsing.removeAll()
+        }
+        if let failure {
+            let delegate = self.delegate
+            self.delegate = nil
+            close()
+            delegate?.upstreamClosed(self, error: failure)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -135,9 +156,23 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
-        let delegate = self.delegate
+        guard let delegate else { return }
+        // A response delimited by the close ends here; anything else unfinished fails.
+        // (While events are being handed out the parser is busy; the close then came from
+        // the delegate's own handling and nothing is left to finish.)
+        if !parsing {
+            var ended = false
+            try? parser.feedEOF { event in
+                if case .end = event { ended = true }
+                delegate.upstream(self, received: event)
+            }
+            if ended {
+                self.delegate = nil
+                return
+            }
+        }
         self.delegate = nil
-        delegate?.upstreamClosed(self, error: nil)
+        delegate.upstreamClosed(self, error: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

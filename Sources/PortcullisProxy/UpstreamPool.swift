@@ -69,10 +69,9 @@ final class UpstreamPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // No request encoder: requests are written as encoded bytes (see UpstreamConnection).
-                    let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key, decoder: decoder))
+                    // No HTTP codecs: UpstreamConnection writes encoded requests and parses the
+                    // responses itself.
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
                 }
             }
         let connected = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: key.host, port: key.port)

@@ -160,7 +160,7 @@ enum UpstreamRequest {
     /// upstream's `Connection` lists) removed, the body framed for the client's HTTP version,
     /// and the client connection's own persistence decided here.
     static func encodeResponseHead(
-        from head: HTTPResponseHead,
+        from head: UpstreamResponseHead,
         runtime: GatewayRuntime,
         requestMethod: HTTPMethod,
         clientVersion: HTTPVersion,
@@ -168,29 +168,17 @@ enum UpstreamRequest {
         isUpgrade: Bool,
         into buffer: inout ByteBuffer
     ) -> ResponseFraming {
-        // First pass: size, framing, and whether `Connection` names further fields.
-        var size = ByteWriter.statusLineSize(head.status) + 64
-        var hasContentLength = false
-        var connectionNamesFields = false
-        for (name, value) in head.headers {
-            size += ByteWriter.fieldSize(name, value)
-            switch name.utf8.count {
-            case 10 where fieldName(name, is: "connection"):
-                if !isPlainConnectionValue(value) { connectionNamesFields = true }
-            case 14 where fieldName(name, is: "content-length"): hasContentLength = true
-            default: break
-            }
-        }
-        let tokens = connectionNamesFields ? HeaderRules.connectionTokens(head.headers["connection"]) : nil
+        // Names the upstream's `Connection` lists besides the usual ones (rare): hop-by-hop too.
+        let tokens = head.connectionNamesFields ? HeaderRules.connectionTokens(head.values(of: "connection")) : nil
         // Informational, 204 and 304 answers and answers to CONNECT have no body and no
         // framing fields (RFC 9112 §6.3), as NIO's encoder has it.
         let bodyless = !head.status.mayHaveResponseBody || requestMethod == .CONNECT
         var keepAlive = keepAlive
         // An HTTP/1.0 client learns where a body without Content-Length ends only by the close.
-        if clientVersion.minor == 0 && !hasContentLength && !bodyless { keepAlive = false }
+        if clientVersion.minor == 0 && !head.hasContentLength && !bodyless { keepAlive = false }
         var framing: BodyFraming
         var addChunked = false
-        if bodyless || hasContentLength {
+        if bodyless || head.hasContentLength {
             framing = .plain
         } else if clientVersion.minor >= 1 {
             addChunked = true
@@ -201,22 +189,27 @@ enum UpstreamRequest {
         // A HEAD answer describes a body it does not carry.
         if requestMethod == .HEAD { framing = .plain }
 
-        // Second pass: write.
         let rules = runtime.headerRules
+        let size = ByteWriter.statusLineSize(head.status) + head.bytes.readableBytes + 2 * head.fields.count + 64
         buffer.writeBytes(capacity: size) { out in
             out.appendStatusLine(version: clientVersion, status: head.status)
-            for (name, value) in head.headers {
-                switch name.utf8.count {
-                case 7 where isUpgrade && fieldName(name, is: "upgrade"), 10 where isUpgrade && fieldName(name, is: "connection"):
-                    out.appendField(name, value)
-                    continue
-                case 14 where bodyless && fieldName(name, is: "content-length"):
-                    continue
-                default:
-                    break
-                }
-                if !rules.stripsFromResponse(name, connectionTokens: tokens) {
-                    out.appendField(name, value)
+            head.bytes.withUnsafeReadableBytes { raw in
+                for field in head.fields {
+                    let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)])
+                    let keep: Bool
+                    switch field.nameCount {
+                    case 7 where isUpgrade && fieldName(name, is: "upgrade"), 10 where isUpgrade && fieldName(name, is: "connection"):
+                        keep = true
+                    case 14 where bodyless && fieldName(name, is: "content-length"):
+                        keep = false
+                    default:
+                        keep = !rules.isHopByHop(bytes: name.assumingMemoryBound(to: UInt8.self), connectionTokens: tokens)
+                    }
+                    guard keep else { continue }
+                    out.append(bytes: name)
+                    out.append(": ")
+                    out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueCount)]))
+                    out.append("\r\n")
                 }
             }
             if addChunked { out.appendField("Transfer-Encoding", "chunked") }
@@ -230,6 +223,13 @@ enum UpstreamRequest {
             out.append("\r\n")
         }
         return ResponseFraming(framing: framing, keepAlive: keepAlive)
+    }
+}
+
+extension UpstreamResponseHead {
+    /// The values of the fields named `lowercase`, as strings (for the rare paths that need them).
+    func values(of lowercase: StaticString) -> [String] {
+        fields.filter { bytes.fieldName($0, is: lowercase) }.map { $0.value(in: bytes) }
     }
 }
 
