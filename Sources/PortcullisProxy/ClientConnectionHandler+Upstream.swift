@@ -131,10 +131,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
                 return
             }
             startResponse(exchange, head: head, upgrading: true)
-            if let head = exchange.heldHead {
-                exchange.heldHead = nil
-                context.write(wrapOutboundOut(head), promise: nil)
-            }
+            writeHeldHead(exchange, context: context)
             // What the upstream sent after its 101 already belongs to the new protocol.
             if let leftover { context.write(wrapOutboundOut(leftover), promise: nil) }
             context.flush()
@@ -142,13 +139,13 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
         case .body(let buffer):
             exchange.responseBodyBytes += buffer.readableBytes
             if var head = exchange.heldHead {
-                exchange.heldHead = nil
                 if exchange.responseFraming != .chunked && buffer.readableBytes <= Self.smallBody {
+                    exchange.heldHead = nil
                     head.writeImmutableBuffer(buffer)
                     exchange.heldHead = head
                     return
                 }
-                context.write(wrapOutboundOut(head), promise: nil)
+                writeHeldHead(exchange, context: context)
             }
             exchange.responseFraming.frame(buffer, allocator: allocator) {
                 context.write(wrapOutboundOut($0), promise: nil)
@@ -164,7 +161,9 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
         exchange.upstreamHeadAt = now
         exchange.responseStatus = head.status
         exchange.upstreamKeepAlive = head.keepAlive
-        var buffer = allocator.buffer(capacity: 0)
+        var buffer = responseHeadSpare ?? allocator.buffer(capacity: 512)
+        responseHeadSpare = nil
+        buffer.clear()
         let written = UpstreamRequest.encodeResponseHead(
             from: head, runtime: runtime, requestMethod: exchange.clientHead.method, clientVersion: exchange.clientHead.version,
             keepAlive: exchange.keepClientAlive, isUpgrade: upgrading, into: &buffer)
@@ -174,7 +173,8 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     }
 
     private func endResponse(_ exchange: ProxyExchange, connection: UpstreamConnection, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
-        var last = exchange.heldHead
+        let head = exchange.heldHead
+        var last = head
         exchange.heldHead = nil
         if let end = exchange.responseFraming.end(trailers: trailers, allocator: allocator) {
             if let last { context.write(wrapOutboundOut(last), promise: nil) }
@@ -188,6 +188,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
         } else {
             context.flush()
         }
+        if let head { responseHeadSpare = head }
         connection.delegate = nil
         if exchange.upstreamKeepAlive && exchange.requestComplete {
             connection.hasServedRequests = true
@@ -203,11 +204,17 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     func upstreamReadComplete(_ connection: UpstreamConnection) {
         guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
         exchange.lastActivity = .now()
-        if let head = exchange.heldHead {
-            exchange.heldHead = nil
-            context.write(wrapOutboundOut(head), promise: nil)
-        }
+        writeHeldHead(exchange, context: context)
         context.flush()
+    }
+
+    /// Writes the held response head, keeping its buffer for the next response (by then the
+    /// socket has sent it and the buffer is this handler's alone again: no allocation).
+    private func writeHeldHead(_ exchange: ProxyExchange, context: ChannelHandlerContext) {
+        guard let head = exchange.heldHead else { return }
+        exchange.heldHead = nil
+        context.write(wrapOutboundOut(head), promise: nil)
+        responseHeadSpare = head
     }
 
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {

@@ -87,6 +87,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     var logScratch = AccessLog.Scratch()
     /// The channel's allocator, looked up once.
     var allocator = ByteBufferAllocator()
+    /// The buffers of the last request and response heads, reused once the socket has sent
+    /// them (and the exchange holding the request head is gone), so a head costs no allocation.
+    var requestHeadSpare: ByteBuffer?
+    var responseHeadSpare: ByteBuffer?
 
     init(runtime: GatewayRuntime, pool: UpstreamPool, endpoints: GatewayEndpoints, accessLog: AccessLog?, logger: Logger) {
         self.runtime = runtime
@@ -411,9 +415,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
             context.writeAndFlush(wrapOutboundOut(Self.continueHead), promise: nil)
         }
+        var headBuffer = requestHeadSpare ?? allocator.buffer(capacity: 512)
+        requestHeadSpare = nil
+        headBuffer.clear()
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity,
-            allocator: allocator)
+            into: &headBuffer)
+        requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: started)
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)

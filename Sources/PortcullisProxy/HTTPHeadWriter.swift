@@ -23,8 +23,10 @@ struct ByteWriter {
         return out.baseAddress! + count
     }
 
+    /// A string's UTF-8 bytes (literals go to `append(_: StaticString)`, which copies
+    /// without looking at the string's representation).
     @inline(__always)
-    mutating func append<Text: StringProtocol>(_ text: Text) {
+    mutating func appendText<Text: StringProtocol>(_ text: Text) {
         let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
             if let base = bytes.baseAddress, bytes.count > 0 {
                 reserve(bytes.count).copyMemory(from: base, byteCount: bytes.count)
@@ -54,9 +56,9 @@ struct ByteWriter {
     /// `name: value` and a line end.
     @inline(__always)
     mutating func appendField<Name: StringProtocol, Value: StringProtocol>(_ name: Name, _ value: Value) {
-        append(name)
+        appendText(name)
         append(": ")
-        append(value)
+        appendText(value)
         append("\r\n")
     }
 
@@ -82,7 +84,7 @@ struct ByteWriter {
         append(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         appendDecimal(Int(status.code))
         append(byte: UInt8(ascii: " "))
-        append(status.reasonPhrase)
+        appendText(status.reasonPhrase)
         append("\r\n")
     }
 

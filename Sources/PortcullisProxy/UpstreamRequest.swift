@@ -22,7 +22,7 @@ enum UpstreamRequest {
         runtime: GatewayRuntime,
         peer: String,
         identity: Identity? = nil,
-        allocator: ByteBufferAllocator
+        into buffer: inout ByteBuffer
     ) -> Encoded {
         // First pass: the head's size, and the fields that change how the others are treated
         // (`Connection` may name further hop-by-hop fields anywhere in the head).
@@ -90,15 +90,14 @@ enum UpstreamRequest {
 
         // Second pass: write, dropping what must not reach the upstream.
         let ourCookies = runtime.signIn?.cookies
-        var buffer = allocator.buffer(capacity: size)
         buffer.writeBytes(capacity: size) { out in
-            out.append(methodName)
+            out.appendText(methodName)
             out.append(byte: UInt8(ascii: " "))
-            out.append(base)
-            out.append(rest)
+            out.appendText(base)
+            out.appendText(rest)
             if let query {
                 out.append(byte: UInt8(ascii: "?"))
-                out.append(query)
+                out.appendText(query)
             }
             out.append(" HTTP/1.1\r\n")
             for (name, value) in head.headers {

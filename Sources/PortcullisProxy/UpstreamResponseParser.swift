@@ -387,12 +387,12 @@ struct UpstreamResponseHead {
     /// like that (obsolete line folding included).
     static func fields(in head: ByteBuffer, from start: Int) -> [Field]? {
         head.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress else { return [] }
             var fields: [Field] = []
             fields.reserveCapacity(12)
             var index = start
             while index < raw.count {
-                var end = index
-                while end < raw.count && raw[end] != 0x0A { end += 1 }
+                let end = memchr(base + index, 0x0A, raw.count - index).map { base.distance(to: UnsafeRawPointer($0)) } ?? raw.count
                 let lineEnd = end > index && raw[end - 1] == 0x0D ? end - 1 : end
                 var colon = index
                 while colon < lineEnd && isTokenByte(raw[colon]) { colon += 1 }
@@ -401,8 +401,11 @@ struct UpstreamResponseHead {
                 while valueStart < lineEnd && (raw[valueStart] == 0x20 || raw[valueStart] == 0x09) { valueStart += 1 }
                 var valueEnd = lineEnd
                 while valueEnd > valueStart && (raw[valueEnd - 1] == 0x20 || raw[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-                for position in valueStart..<valueEnd where (raw[position] < 0x20 && raw[position] != 0x09) || raw[position] == 0x7F {
-                    return nil
+                var position = valueStart
+                while position < valueEnd {
+                    let byte = raw[position]
+                    if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+                    position += 1
                 }
                 fields.append(Field(nameStart: index, nameCount: colon - index, valueStart: valueStart, valueCount: valueEnd - valueStart))
                 index = end + 1
@@ -411,13 +414,13 @@ struct UpstreamResponseHead {
         }
     }
 
-    /// RFC 9110 `tchar`, from a table rather than a search per byte.
+    /// RFC 9110 `tchar` (letters, digits and ``!#$%&'*+-.^_`|~``), as two 64-bit masks.
     @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        tokenBytes[Int(byte)]
+        if byte < 64 { return (0x03ff_6cfa_0000_0000 as UInt64) >> byte & 1 == 1 }
+        if byte < 128 { return (0x57ff_ffff_c7ff_fffe as UInt64) >> (byte - 64) & 1 == 1 }
+        return false
     }
-
-    private static let tokenBytes: [Bool] = (0..<256).map { HeaderName.isTokenByte(UInt8($0)) }
 }
 
 extension ByteBuffer {

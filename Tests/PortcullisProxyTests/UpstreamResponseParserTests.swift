@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 import Testing
 
 @testable import PortcullisProxy
@@ -59,6 +60,13 @@ struct UpstreamResponseParserTests {
         }
         #expect(parse(bytes.map { String(decoding: [$0], as: UTF8.self) }, requests: requests, eof: eof) == whole, "byte by byte")
         return whole
+    }
+
+    @Test("the token table agrees with HeaderName")
+    func tokenTable() {
+        for byte in 0...255 {
+            #expect(UpstreamResponseHead.isTokenByte(UInt8(byte)) == HeaderName.isTokenByte(UInt8(byte)), "\(byte)")
+        }
     }
 
     @Test("Content-Length body, fields as received, connection reusable")
