@@ -12,7 +12,7 @@ extension ClientConnectionHandler {
             return
         }
         let route = exchange.route
-        pool.connect(route.key, address: route.address, timeout: route.connectTimeout).assumeIsolated().whenComplete { result in
+        pool.connect(route.key, address: route.address, timeout: route.connectTimeout, headerRules: runtime.headerRules).assumeIsolated().whenComplete { result in
             guard case .proxying(let current) = self.state, current === exchange else {
                 if case .success(let connection) = result { self.pool.park(connection) }
                 return
@@ -189,16 +189,17 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             context.flush()
         }
         if let head { responseHeadSpare = head }
+        let now = NIODeadline.now()
         connection.delegate = nil
         if exchange.upstreamKeepAlive && exchange.requestComplete {
             connection.hasServedRequests = true
-            pool.park(connection)
+            pool.park(connection, now: now)
         } else {
             connection.close()
         }
         exchange.upstream = nil
-        log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied")
-        finishResponse(keepAlive: keepClient, written: written?.futureResult)
+        log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied", now: now)
+        finishResponse(keepAlive: keepClient, written: written?.futureResult, now: now)
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {

@@ -438,11 +438,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// After a response's end: close, or go back to reading the next request.
-    func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?) {
+    func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?, now: NIODeadline = .now()) {
         guard let context else { return }
         if keepAlive {
             state = .idle
-            idleSince = .now()
+            idleSince = now
             handleWaitingInput()
         } else {
             state = .closed
@@ -455,10 +455,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString) {
+    func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
         guard let accessLog else { return }
         let upstreamMillis = exchange.upstreamStarted.map { start in
-            Double(((exchange.upstreamHeadAt ?? .now()) - start).nanoseconds) / 1_000_000
+            Double(((exchange.upstreamHeadAt ?? now) - start).nanoseconds) / 1_000_000
         }
         accessLog.record(
             .init(
@@ -466,7 +466,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
                 upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
                 outcome: outcome),
-            in: &logScratch)
+            in: &logScratch, now: now)
     }
 
     /// No session on a protected route: a browser navigating is sent to sign in (and back

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 
 /// What an upstream connection reports to the exchange that is using it.
 protocol UpstreamConnectionDelegate: AnyObject {
@@ -29,7 +30,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The exchange using this connection. A strong reference: every path that ends an
     /// exchange (end, failure, client close, upgrade) sets it back to nil.
     var delegate: (any UpstreamConnectionDelegate)?
-    private var parser = UpstreamResponseParser()
+    private var parser: UpstreamResponseParser
     /// The parser is handing out events; requests started meanwhile (a pipelined request on
     /// the connection just freed) are registered with it once it is done.
     private var parsing = false
@@ -46,8 +47,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// request safe).
     var hasServedRequests = false
 
-    init(key: UpstreamKey) {
+    init(key: UpstreamKey, headerRules: HeaderRules) {
         self.key = key
+        self.parser = UpstreamResponseParser(hopByHop: headerRules)
     }
 
     var isWritable: Bool { channel?.isWritable ?? false }

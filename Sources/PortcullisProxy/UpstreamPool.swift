@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortcullisCore
 
 /// Keep-alive connections to upstreams for one event loop.
 ///
@@ -63,7 +64,7 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     /// Opens a new connection on this loop.
-    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount, headerRules: HeaderRules) -> EventLoopFuture<UpstreamConnection> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -71,7 +72,7 @@ final class UpstreamPool: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     // No HTTP codecs: UpstreamConnection writes encoded requests and parses the
                     // responses itself.
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key, headerRules: headerRules))
                 }
             }
         let connected = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: key.host, port: key.port)

@@ -188,24 +188,34 @@ enum UpstreamRequest {
         // A HEAD answer describes a body it does not carry.
         if requestMethod == .HEAD { framing = .plain }
 
-        let rules = runtime.headerRules
         let size = ByteWriter.statusLineSize(head.status) + head.bytes.readableBytes + 2 * head.fields.count + 64
         buffer.writeBytes(capacity: size) { out in
             out.appendStatusLine(version: clientVersion, status: head.status)
             head.bytes.withUnsafeReadableBytes { raw in
+                if tokens == nil && head.canCopyLines {
+                    // The usual case: runs of kept lines are copied as they arrived.
+                    var runStart = -1
+                    for field in head.fields {
+                        if Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade) {
+                            if runStart < 0 { runStart = field.nameStart }
+                        } else if runStart >= 0 {
+                            out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[runStart..<field.nameStart]))
+                            runStart = -1
+                        }
+                    }
+                    if runStart >= 0, let last = head.fields.last {
+                        out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[runStart..<last.lineEnd]))
+                    }
+                    return
+                }
                 for field in head.fields {
-                    let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)])
-                    let keep: Bool
-                    switch field.nameCount {
-                    case 7 where isUpgrade && fieldName(name, is: "upgrade"), 10 where isUpgrade && fieldName(name, is: "connection"):
-                        keep = true
-                    case 14 where bodyless && fieldName(name, is: "content-length"):
-                        keep = false
-                    default:
-                        keep = !rules.isHopByHop(bytes: name.assumingMemoryBound(to: UInt8.self), connectionTokens: tokens)
+                    var keep = Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade)
+                    if keep, field.kind == .regular, let tokens {
+                        let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)])
+                        keep = !tokens.contains(bytes: name.assumingMemoryBound(to: UInt8.self))
                     }
                     guard keep else { continue }
-                    out.append(bytes: name)
+                    out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)]))
                     out.append(": ")
                     out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueCount)]))
                     out.append("\r\n")
@@ -222,6 +232,19 @@ enum UpstreamRequest {
             out.append("\r\n")
         }
         return ResponseFraming(framing: framing, keepAlive: keepAlive)
+    }
+}
+
+extension UpstreamRequest {
+    /// Whether a response field of this kind reaches the client.
+    @inline(__always)
+    static func passesOn(_ kind: UpstreamResponseHead.Kind, bodyless: Bool, isUpgrade: Bool) -> Bool {
+        switch kind {
+        case .regular: true
+        case .hopByHop, .transferEncoding: false
+        case .connection, .upgrade: isUpgrade
+        case .contentLength: !bodyless
+        }
     }
 }
 

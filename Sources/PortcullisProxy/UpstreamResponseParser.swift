@@ -56,6 +56,12 @@ struct UpstreamResponseParser {
     }
 
     private var state = State.idle
+    /// Which fields are hop-by-hop (classified while parsing, used when passing them on).
+    private let hopByHop: HeaderRules
+
+    init(hopByHop: HeaderRules) {
+        self.hopByHop = hopByHop
+    }
     /// Requests written and not yet answered: whether each was a HEAD (or CONNECT), whose
     /// answers have no body whatever their fields say.
     private var expected = CircularBuffer<Bool>(initialCapacity: 2)
@@ -136,7 +142,7 @@ struct UpstreamResponseParser {
     // MARK: Head
 
     private mutating func handleHead(_ block: ByteBuffer, rest: inout ByteBuffer, _ emit: (Event) -> Void) throws(Failure) {
-        guard var head = UpstreamResponseHead(parsing: block) else { throw fail("invalid response head") }
+        guard var head = UpstreamResponseHead(parsing: block, hopByHop: hopByHop) else { throw fail("invalid response head") }
         let code = head.status.code
         if code >= 100 && code < 200 && code != 101 {
             // Informational answers are not relayed (NIO's decoder drops them too); the real
@@ -267,7 +273,7 @@ struct UpstreamResponseParser {
 
     /// The trailer fields (nil when a line is malformed); an empty section gives empty headers.
     static func trailers(_ section: ByteBuffer) -> HTTPHeaders? {
-        guard let fields = UpstreamResponseHead.fields(in: section, from: 0) else { return nil }
+        guard let (fields, _) = UpstreamResponseHead.fields(in: section, from: 0, hopByHop: nil) else { return nil }
         var headers = HTTPHeaders()
         for field in fields { headers.add(name: field.name(in: section), value: field.value(in: section)) }
         return headers
@@ -282,9 +288,23 @@ struct UpstreamResponseHead {
         var nameCount: Int
         var valueStart: Int
         var valueCount: Int
+        /// Where the next line starts.
+        var lineEnd: Int
+        var kind = Kind.regular
 
         func name(in bytes: ByteBuffer) -> String { bytes.getString(at: bytes.readerIndex + nameStart, length: nameCount)! }
         func value(in bytes: ByteBuffer) -> String { bytes.getString(at: bytes.readerIndex + valueStart, length: valueCount)! }
+    }
+
+    /// What a field is to the gateway, decided once while parsing.
+    enum Kind: UInt8 {
+        case regular
+        /// Hop-by-hop (RFC 9110 §7.6.1): never passed on, except the two below for an upgrade.
+        case hopByHop
+        case connection
+        case upgrade
+        case transferEncoding
+        case contentLength
     }
 
     enum Framing: Equatable {
@@ -305,13 +325,16 @@ struct UpstreamResponseHead {
     var hasContentLength: Bool
     /// `Connection` lists fields beyond the fixed hop-by-hop ones.
     var connectionNamesFields: Bool
+    /// Every line ends in CRLF, so runs of lines can be passed on as they are.
+    var canCopyLines: Bool
 
     /// Parses a head; nil when it is malformed.
-    init?(parsing head: ByteBuffer) {
+    init?(parsing head: ByteBuffer, hopByHop: HeaderRules) {
         guard let (minor, code, fieldsStart) = head.withUnsafeReadableBytes(Self.statusLine) else { return nil }
-        guard let fields = Self.fields(in: head, from: fieldsStart) else { return nil }
+        guard let (fields, canCopyLines) = Self.fields(in: head, from: fieldsStart, hopByHop: hopByHop) else { return nil }
         self.bytes = head
         self.fields = fields
+        self.canCopyLines = canCopyLines
         self.version = HTTPVersion(major: 1, minor: minor)
         self.status = HTTPResponseStatus(statusCode: code)
 
@@ -322,15 +345,15 @@ struct UpstreamResponseHead {
         var keepAliveToken = false
         var namesFields = false
         for field in fields {
-            switch field.nameCount {
-            case 14 where head.fieldName(field, is: "content-length"):
+            switch field.kind {
+            case .contentLength:
                 guard let length = head.decimalValue(field), contentLength == nil || contentLength == length else { return nil }
                 contentLength = length
-            case 17 where head.fieldName(field, is: "transfer-encoding"):
+            case .transferEncoding:
                 transferEncoding = true
                 // Only a final `chunked` coding delimits the body by chunks.
                 chunked = head.lastToken(field, is: "chunked")
-            case 10 where head.fieldName(field, is: "connection"):
+            case .connection:
                 head.forEachToken(field) { token in
                     if fieldName(token, is: "close") {
                         close = true
@@ -340,7 +363,7 @@ struct UpstreamResponseHead {
                         namesFields = true
                     }
                 }
-            default:
+            case .regular, .hopByHop, .upgrade:
                 break
             }
         }
@@ -384,16 +407,19 @@ struct UpstreamResponseHead {
 
     /// The field lines from `start` to the end: `name: value`, the name a token, the value
     /// without surrounding spaces and free of control characters. Nil when a line is not
-    /// like that (obsolete line folding included).
-    static func fields(in head: ByteBuffer, from start: Int) -> [Field]? {
+    /// like that (obsolete line folding included). With `hopByHop`, each field's kind is
+    /// decided too. Also says whether every line ends in CRLF.
+    static func fields(in head: ByteBuffer, from start: Int, hopByHop: HeaderRules?) -> ([Field], Bool)? {
         head.withUnsafeReadableBytes { raw in
-            guard let base = raw.baseAddress else { return [] }
+            guard let base = raw.baseAddress else { return ([], true) }
+            var allCRLF = true
             var fields: [Field] = []
             fields.reserveCapacity(12)
             var index = start
             while index < raw.count {
                 let end = memchr(base + index, 0x0A, raw.count - index).map { base.distance(to: UnsafeRawPointer($0)) } ?? raw.count
                 let lineEnd = end > index && raw[end - 1] == 0x0D ? end - 1 : end
+                if lineEnd == end { allCRLF = false }
                 var colon = index
                 while colon < lineEnd && isTokenByte(raw[colon]) { colon += 1 }
                 guard colon > index, colon < lineEnd, raw[colon] == UInt8(ascii: ":") else { return nil }
@@ -401,17 +427,56 @@ struct UpstreamResponseHead {
                 while valueStart < lineEnd && (raw[valueStart] == 0x20 || raw[valueStart] == 0x09) { valueStart += 1 }
                 var valueEnd = lineEnd
                 while valueEnd > valueStart && (raw[valueEnd - 1] == 0x20 || raw[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-                var position = valueStart
-                while position < valueEnd {
-                    let byte = raw[position]
-                    if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
-                    position += 1
-                }
-                fields.append(Field(nameStart: index, nameCount: colon - index, valueStart: valueStart, valueCount: valueEnd - valueStart))
+                if hasControlBytes(raw, from: valueStart, to: valueEnd) { return nil }
+                var field = Field(
+                    nameStart: index, nameCount: colon - index, valueStart: valueStart, valueCount: valueEnd - valueStart,
+                    lineEnd: end + 1)
+                if let hopByHop { field.kind = kind(of: UnsafeRawBufferPointer(rebasing: raw[index..<colon]), hopByHop) }
+                fields.append(field)
                 index = end + 1
             }
-            return fields
+            return (fields, allCRLF)
         }
+    }
+
+    private static func kind(of name: UnsafeRawBufferPointer, _ hopByHop: HeaderRules) -> Kind {
+        switch name.count {
+        case 14 where fieldName(name, is: "content-length"): return .contentLength
+        case 17 where fieldName(name, is: "transfer-encoding"): return .transferEncoding
+        case 10 where fieldName(name, is: "connection"): return .connection
+        case 7 where fieldName(name, is: "upgrade"): return .upgrade
+        default:
+            return hopByHop.isHopByHop(bytes: name.assumingMemoryBound(to: UInt8.self), connectionTokens: nil) ? .hopByHop : .regular
+        }
+    }
+
+    /// Whether `raw[from..<to]` holds a control character other than a tab (or DEL), tested
+    /// eight bytes at a time: values are most of a head's bytes.
+    @inline(__always)
+    private static func hasControlBytes(_ raw: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        var index = from
+        while index + 8 <= to {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let high: UInt64 = 0x8080_8080_8080_8080
+            // Some byte below 0x20, or equal to 0x7F (then look closer: tabs are fine).
+            let below = (word &- 0x2020_2020_2020_2020) & ~word & high
+            let delete = word ^ 0x7F7F_7F7F_7F7F_7F7F
+            let deletes = (delete &- 0x0101_0101_0101_0101) & ~delete & high
+            if below | deletes != 0 {
+                for position in index..<(index + 8) where isControl(raw[position]) { return true }
+            }
+            index += 8
+        }
+        while index < to {
+            if isControl(raw[index]) { return true }
+            index += 1
+        }
+        return false
+    }
+
+    @inline(__always)
+    private static func isControl(_ byte: UInt8) -> Bool {
+        (byte < 0x20 && byte != 0x09) || byte == 0x7F
     }
 
     /// RFC 9110 `tchar` (letters, digits and ``!#$%&'*+-.^_`|~``), as two 64-bit masks.

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import PortcullisCore
@@ -9,6 +10,22 @@ import Testing
 /// responses it must refuse, fed whole, split at every byte, and one byte at a time.
 @Suite("Upstream response parser")
 struct UpstreamResponseParserTests {
+    static let runtime = GatewayRuntime(
+        config: try! GatewayConfig.load(Data(#"{ "routes": [{ "name": "a", "upstream": "http://127.0.0.1:1", "public": true }] }"#.utf8)))
+    static let rules = runtime.headerRules
+
+    /// The head the client gets for `response` (parsed, then re-encoded).
+    static func clientHead(
+        _ response: String, method: HTTPMethod = .GET, version: HTTPVersion = .http1_1, upgrade: Bool = false
+    ) -> (String, UpstreamRequest.ResponseFraming)? {
+        guard let head = UpstreamResponseHead(parsing: ByteBuffer(string: response), hopByHop: rules) else { return nil }
+        var buffer = ByteBuffer()
+        let framing = UpstreamRequest.encodeResponseHead(
+            from: head, runtime: runtime, requestMethod: method, clientVersion: version, keepAlive: true, isUpgrade: upgrade,
+            into: &buffer)
+        return (String(buffer: buffer), framing)
+    }
+
     /// What a response turned into, in a form easy to compare.
     struct Outcome: Equatable {
         var heads: [String] = []
@@ -22,7 +39,7 @@ struct UpstreamResponseParserTests {
 
     /// Feeds `chunks` after expecting `requests` responses (true: a HEAD), then EOF if asked.
     static func parse(_ chunks: [String], requests: [Bool] = [false], eof: Bool = false) -> Outcome {
-        var parser = UpstreamResponseParser()
+        var parser = UpstreamResponseParser(hopByHop: rules)
         for bodyless in requests { parser.expectResponse(bodyless: bodyless) }
         var outcome = Outcome()
         let emit = { (event: UpstreamResponseParser.Event) in
@@ -67,6 +84,31 @@ struct UpstreamResponseParserTests {
         for byte in 0...255 {
             #expect(UpstreamResponseHead.isTokenByte(UInt8(byte)) == HeaderName.isTokenByte(UInt8(byte)), "\(byte)")
         }
+    }
+
+    @Test("response heads pass kept lines on as received and drop hop-by-hop ones")
+    func clientHeads() throws {
+        // Fast path: runs of CRLF lines copied as they are.
+        let plain = try #require(
+            Self.clientHead("HTTP/1.1 200 OK\r\nServer: up\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A:  1 \r\nContent-Length: 2\r\n"))
+        #expect(plain.0 == "HTTP/1.1 200 OK\r\nServer: up\r\nX-A:  1 \r\nContent-Length: 2\r\n\r\n")
+        #expect(plain.1.framing == .plain && plain.1.keepAlive)
+        // Connection naming a field, and bare LF lines: field by field.
+        let named = try #require(Self.clientHead("HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nX-End: 2\r\nTransfer-Encoding: chunked\r\n"))
+        #expect(named.0 == "HTTP/1.1 200 OK\r\nX-End: 2\r\nTransfer-Encoding: chunked\r\n\r\n")
+        #expect(named.1.framing == .chunked)
+        let bare = try #require(Self.clientHead("HTTP/1.1 200 OK\nX-A:1\nContent-Length: 0\n"))
+        #expect(bare.0 == "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n")
+        // No framing fields where no body may follow; an HTTP/1.0 client without a length is
+        // told the connection closes.
+        let notModified = try #require(Self.clientHead("HTTP/1.1 304 Not Modified\r\nETag: x\r\nContent-Length: 9\r\n"))
+        #expect(notModified.0 == "HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n")
+        let old = try #require(Self.clientHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n", version: .http1_0))
+        #expect(old.0 == "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n" && old.1.framing == .untilClose && !old.1.keepAlive)
+        // An upgrade keeps Upgrade and Connection.
+        let switched = try #require(
+            Self.clientHead("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: k\r\n", upgrade: true))
+        #expect(switched.0 == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: k\r\n\r\n")
     }
 
     @Test("Content-Length body, fields as received, connection reusable")
@@ -153,6 +195,21 @@ struct UpstreamResponseParserTests {
         ])
     func malformed(_ response: String) {
         #expect(Self.parse([response]).failure != nil, "\(response.debugDescription)")
+    }
+
+    @Test("control characters are found anywhere in a long value; tabs and non-ASCII bytes are fine")
+    func controlCharacters() {
+        let long = String(repeating: "abcdefgh", count: 4)
+        for position in 0..<long.count {
+            for control in ["\u{0}", "\u{1}", "\r", "\u{1F}", "\u{7F}"] {
+                var value = Array(long)
+                value[position] = Character(control)
+                let outcome = Self.parse(["HTTP/1.1 200 OK\r\nX-A: \(String(value))\r\nContent-Length: 0\r\n\r\n"])
+                #expect(outcome.failure != nil, "\(control.debugDescription) at \(position)")
+            }
+        }
+        let fine = Self.parse(["HTTP/1.1 200 OK\r\nX-A: \(long)\t\(long) \u{E9}\u{20AC} \(long)\r\nContent-Length: 0\r\n\r\n"])
+        #expect(fine.failure == nil && fine.ends == 1)
     }
 
     @Test("bytes nobody asked for, a close mid-response and an oversized head are errors")

@@ -35,8 +35,8 @@ struct AccessLog: Sendable {
         var timestamp = LogTimestamp.Cache()
     }
 
-    func record(_ entry: Entry, in scratch: inout Scratch) {
-        let total = Double((NIODeadline.now() - entry.started).nanoseconds) / 1_000_000
+    func record(_ entry: Entry, in scratch: inout Scratch, now: NIODeadline = .now()) {
+        let total = Double((now - entry.started).nanoseconds) / 1_000_000
         let method = entry.method.rawValue
         let route = entry.route ?? "-"
         let pathIsPlain = Self.isPlain(entry.path, json: format == .json)
