@@ -25,7 +25,7 @@ extension ClientConnectionHandler {
         accessLog?.record(
             .init(
                 method: head.method, path: path, route: route, status: status, peer: peer, started: started,
-                upstreamMillis: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"),
+                upstreamTime: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"),
             in: &logScratch)
     }
 

@@ -170,7 +170,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             switch state {
             case .proxying(let exchange):
                 exchange.requestComplete = true
-                exchangeInput = true
+                // A bodyless request ends in the read that brought its head (`started`).
+                if exchange.requestBodyBytes > 0 || exchange.requestFraming == .chunked { exchangeInput = true }
                 if let end = exchange.requestFraming.end(trailers: trailers, allocator: allocator) {
                     sendFramed(end, exchange)
                 }
@@ -192,14 +193,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        idleSince = now
-        if case .proxying(let exchange) = state {
+        switch state {
+        case .idle:
+            // Part of a head arrived: the client is not idle.
+            idleSince = .now()
+        case .proxying(let exchange):
             if exchangeInput {
-                exchange.lastActivity = now
+                exchange.lastActivity = .now()
                 exchangeInput = false
             }
             flushUpstream(exchange)
+        default:
+            break
         }
         context.fireChannelReadComplete()
     }
@@ -230,6 +235,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Handles queued pipelined input once the response before it is complete.
     func handleWaitingInput() {
+        guard !waiting.isEmpty || readPending else { return }
         guard !handlingWaiting, let context else { return }
         handlingWaiting = true
         defer { handlingWaiting = false }
@@ -457,14 +463,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
         guard let accessLog else { return }
-        let upstreamMillis = exchange.upstreamStarted.map { start in
-            Double(((exchange.upstreamHeadAt ?? now) - start).nanoseconds) / 1_000_000
-        }
+        let upstreamTime = exchange.upstreamStarted.map { (exchange.upstreamHeadAt ?? now) - $0 }
         accessLog.record(
             .init(
                 method: exchange.clientHead.method, path: exchange.path,
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
-                upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
+                upstreamTime: upstreamTime, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
                 outcome: outcome),
             in: &logScratch, now: now)
     }

@@ -23,7 +23,7 @@ struct AccessLog: Sendable {
         var status: UInt
         var peer: String
         var started: NIODeadline
-        var upstreamMillis: Double?
+        var upstreamTime: TimeAmount?
         var bytesIn: Int
         var bytesOut: Int
         var outcome: StaticString
@@ -36,7 +36,7 @@ struct AccessLog: Sendable {
     }
 
     func record(_ entry: Entry, in scratch: inout Scratch, now: NIODeadline = .now()) {
-        let total = Double((now - entry.started).nanoseconds) / 1_000_000
+        let total = now - entry.started
         let method = entry.method.rawValue
         let route = entry.route ?? "-"
         let pathIsPlain = Self.isPlain(entry.path, json: format == .json)
@@ -68,7 +68,7 @@ struct AccessLog: Sendable {
                 line.appendText(entry.peer)
                 line.append("\",\"ms\":")
                 line.appendMillis(total)
-                if let upstream = entry.upstreamMillis {
+                if let upstream = entry.upstreamTime {
                     line.append(",\"upstreamMs\":")
                     line.appendMillis(upstream)
                 }
@@ -93,7 +93,7 @@ struct AccessLog: Sendable {
                 line.appendText(entry.peer)
                 line.append(" ms=")
                 line.appendMillis(total)
-                if let upstream = entry.upstreamMillis {
+                if let upstream = entry.upstreamTime {
                     line.append(" upstreamMs=")
                     line.appendMillis(upstream)
                 }
@@ -119,19 +119,14 @@ struct AccessLog: Sendable {
             ? text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
             : text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
-
-    static func millis(_ value: Double) -> String {
-        let scaled = Int((value * 10).rounded())
-        return "\(scaled / 10).\(scaled % 10)"
-    }
 }
 
 extension ByteWriter {
-    /// Milliseconds with one decimal, as `AccessLog.millis` renders them.
-    mutating func appendMillis(_ value: Double) {
-        let scaled = max(0, Int((value * 10).rounded()))
-        appendDecimal(scaled / 10)
+    /// Milliseconds with one decimal, rounded half up.
+    mutating func appendMillis(_ time: TimeAmount) {
+        let tenths = max(0, Int((time.nanoseconds + 50_000) / 100_000))
+        appendDecimal(tenths / 10)
         append(byte: UInt8(ascii: "."))
-        appendDecimal(scaled % 10)
+        appendDecimal(tenths % 10)
     }
 }
