@@ -64,12 +64,6 @@ final class ByteRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         partner?.closeOut()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Idle and half-close events end the relay as a whole.
-        if event is IdleStateHandler.IdleStateEvent { return }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }

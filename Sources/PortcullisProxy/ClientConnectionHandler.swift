@@ -10,15 +10,22 @@ import PortcullisCore
 ///
 /// Backpressure both ways: the client is not read while its upstream cannot take more, and
 /// the upstream is not read while the client cannot take more.
+///
+/// The pipeline is NIO's request decoder and this handler, nothing else: this handler writes
+/// response heads and frames bodies itself (`HTTPHeadWriter`, `BodyFraming`), handles
+/// pipelined requests one at a time, answers malformed requests, and runs the connection's
+/// one timer (client idle and the running exchange's deadlines). Each of those was a
+/// separate NIO handler that every request part passed through.
 final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    private enum State {
+    /// Every payload is one reference, so reading the state copies a pointer, not a head.
+    enum State {
         case idle
         /// The gateway answers itself once the request (and any body, discarded) is in.
-        case local(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline)
+        case local(LocalRequest)
         case proxying(ProxyExchange)
         /// A protected request whose session the control plane is deciding (a store read
         /// on a cache miss, or a revalidation). The client is not read meanwhile.
@@ -27,21 +34,66 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case responding
         case upgraded
         case closed
+
+        static func local(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline) -> State {
+            .local(LocalRequest(head: head, path: path, route: route, answer: answer, started: started))
+        }
     }
 
-    private let runtime: GatewayRuntime
-    private let pool: UpstreamPool
-    private let endpoints: GatewayEndpoints
-    private let accessLog: AccessLog?
-    private let logger: Logger
-    private var state: State = .idle
-    private var context: ChannelHandlerContext?
-    private var peer = "unknown"
+    /// A request the gateway answers itself.
+    final class LocalRequest {
+        let head: HTTPRequestHead
+        let path: Substring
+        let route: String?
+        let answer: LocalAnswer
+        let started: NIODeadline
+
+        init(head: HTTPRequestHead, path: Substring, route: String?, answer: LocalAnswer, started: NIODeadline) {
+            self.head = head
+            self.path = path
+            self.route = route
+            self.answer = answer
+            self.started = started
+        }
+    }
+
+    /// Input that arrived while an earlier request's response was still due (HTTP/1.1
+    /// pipelining): handled in order once that response is complete.
+    enum WaitingInput {
+        case part(HTTPServerRequestPart)
+        case parseError(HTTPParserError)
+    }
+
+    let runtime: GatewayRuntime
+    let pool: UpstreamPool
+    let endpoints: GatewayEndpoints
+    let accessLog: AccessLog?
+    let logger: Logger
+    var state: State = .idle
+    var context: ChannelHandlerContext?
+    var peer = "unknown"
     /// The body of a local request that needs one (a form POST to the callback).
-    private var localBody: ByteBuffer?
-    private var localBodyBytes = 0
-    /// A read the channel asked for while the upstream could not take more.
-    private var readPending = false
+    var localBody: ByteBuffer?
+    var localBodyBytes = 0
+    /// A read the channel asked for while the handler could not take more input.
+    var readPending = false
+    /// A request head has been read and its end not yet: its body parts are handled at once.
+    var requestOpen = false
+    /// Pipelined input waiting for the current response; while there is any, reads are held.
+    var waiting = CircularBuffer<WaitingInput>(initialCapacity: 0)
+    private var handlingWaiting = false
+    /// Bytes of the current exchange moved in this read cycle (for its idle deadline).
+    var exchangeInput = false
+    /// When the client last sent anything or the last response ended: the idle clock.
+    var idleSince = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    var logScratch = AccessLog.Scratch()
+    /// The channel's allocator, looked up once.
+    var allocator = ByteBufferAllocator()
+    /// The buffers of the last request and response heads, reused once the socket has sent
+    /// them (and the exchange holding the request head is gone), so a head costs no allocation.
+    var requestHeadSpare: ByteBuffer?
+    var responseHeadSpare: ByteBuffer?
 
     init(runtime: GatewayRuntime, pool: UpstreamPool, endpoints: GatewayEndpoints, accessLog: AccessLog?, logger: Logger) {
         self.runtime = runtime
@@ -53,29 +105,63 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         if let address = context.channel.remoteAddress?.ipAddress { peer = address }
+        if context.channel.isActive { startTimer(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         self.context = nil
+        // Whoever takes over the connection (the byte relay after an upgrade) must not wait
+        // for a read this handler was holding.
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress?.ipAddress { peer = address }
+        startTimer(context: context)
+        context.fireChannelActive()
     }
 
     // MARK: Client → gateway
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !waiting.isEmpty || !acceptsInput {
+            waiting.append(.part(part))
+            return
+        }
+        handle(part, context: context)
+    }
+
+    /// Whether input can be handled now: between requests, or the current request's own body.
+    private var acceptsInput: Bool {
+        if case .awaitingSession = state { return false }
+        if requestOpen { return true }
+        if case .idle = state { return true }
+        if case .closed = state { return true }  // dropped on arrival
+        return false
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             guard case .idle = state else { return }
+            requestOpen = true
             startRequest(head, context: context)
         case .body(var buffer):
             switch state {
             case .proxying(let exchange):
                 exchange.requestBodyBytes += buffer.readableBytes
-                exchange.lastActivity = .now()
-                sendUpstream(.body(.byteBuffer(buffer)), exchange)
-            case .awaitingSession(let wait):
-                wait.parts.append(.body(.byteBuffer(buffer)))
-            case .local(_, _, _, .withBody(let limit, _), _):
+                exchangeInput = true
+                sendBody(buffer, exchange)
+            case .local(let request):
+                guard case .withBody(let limit, _) = request.answer else { break }
                 localBodyBytes += buffer.readableBytes
                 if localBodyBytes <= limit {
                     if localBody == nil { localBody = buffer } else { localBody!.writeBuffer(&buffer) }
@@ -84,23 +170,26 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 break
             }
         case .end(let trailers):
+            requestOpen = false
             switch state {
             case .proxying(let exchange):
                 exchange.requestComplete = true
-                sendUpstream(.end(trailers), exchange)
-                exchange.upstream?.flush()
+                // A bodyless request ends in the read that brought its head (`started`).
+                if exchange.requestBodyBytes > 0 || exchange.requestFraming == .chunked { exchangeInput = true }
+                if let end = exchange.requestFraming.end(trailers: trailers, allocator: allocator) {
+                    sendFramed(end, exchange)
+                }
+                flushUpstream(exchange)
                 startResponseClock(exchange)
-            case .awaitingSession(let wait):
-                wait.parts.append(.end(trailers))
-                wait.requestComplete = true
-            case .local(let head, let path, let route, var answer, let started):
+            case .local(let request):
                 state = .responding
+                var answer = request.answer
                 if case .withBody(let limit, let make) = answer {
                     answer = localBodyBytes > limit ? .page(.payloadTooLarge()) : make(localBody ?? ByteBuffer())
                     localBody = nil
                     localBodyBytes = 0
                 }
-                deliver(answer, head: head, path: path, route: route, started: started, context: context)
+                deliver(answer, head: request.head, path: request.path, route: request.route, started: request.started, context: context)
             default:
                 break
             }
@@ -108,26 +197,62 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .proxying(let exchange) = state { exchange.upstream?.flush() }
+        switch state {
+        case .idle:
+            // Part of a head arrived: the client is not idle.
+            idleSince = .now()
+        case .proxying(let exchange):
+            if exchangeInput {
+                exchange.lastActivity = .now()
+                exchangeInput = false
+            }
+            flushUpstream(exchange)
+        default:
+            break
+        }
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        if case .proxying(let exchange) = state, !exchange.requestComplete,
-            !(exchange.upstream?.isWritable ?? false)
-        {
-            readPending = true
-        } else if case .awaitingSession = state {
+        if holdsReads {
             readPending = true
         } else {
             context.read()
         }
     }
 
-    private func resumeClientReads() {
-        guard readPending, let context else { return }
+    /// Reads wait while pipelined input is queued, and while an upload's upstream cannot
+    /// take more (or is still being connected).
+    private var holdsReads: Bool {
+        if !waiting.isEmpty { return true }
+        if case .awaitingSession = state { return true }
+        if case .proxying(let exchange) = state, !exchange.requestComplete, !(exchange.upstream?.isWritable ?? false) {
+            return true
+        }
+        return false
+    }
+
+    func resumeClientReads() {
+        guard readPending, !holdsReads, let context else { return }
         readPending = false
         context.read()
+    }
+
+    /// Handles queued pipelined input once the response before it is complete.
+    func handleWaitingInput() {
+        guard !waiting.isEmpty || readPending else { return }
+        guard !handlingWaiting, let context else { return }
+        handlingWaiting = true
+        defer { handlingWaiting = false }
+        while acceptsInput, let next = waiting.popFirst() {
+            switch next {
+            case .part(let part): handle(part, context: context)
+            case .parseError(let error): answerProtocolError(error)
+            }
+        }
+        // Outside a read cycle nothing else flushes what was written upstream.
+        if case .proxying(let exchange) = state { flushUpstream(exchange) }
+        resumeClientReads()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -136,9 +261,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        waiting.removeAll()
         if case .proxying(let exchange) = state {
             // The client went away: cancel the upstream request rather than let it run on.
-            exchange.cancelTimer()
             if let upstream = exchange.upstream {
                 upstream.delegate = nil
                 upstream.close()
@@ -149,18 +276,119 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            // Idle between requests: close. While an exchange runs, the route's timeouts rule.
-            if case .idle = state { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.close(promise: nil)
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        if !waiting.isEmpty || !acceptsInput {
+            // A malformed request after one still being answered: refused after that answer.
+            waiting.append(.parseError(parserError))
+            return
+        }
+        answerProtocolError(parserError)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Protocol errors were answered by the error handler; anything else ends the connection.
-        context.close(promise: nil)
+    /// Answers a request the HTTP parser rejected: 431 for an oversized head (so a client
+    /// with a cookie pile-up learns what is wrong), 400 for anything else, then the connection
+    /// closes. An exchange in progress ends; once its response has started, the only signal
+    /// left is the close.
+    private func answerProtocolError(_ error: HTTPParserError) {
+        guard let context else { return }
+        requestOpen = false
+        waiting.removeAll()
+        switch state {
+        case .closed, .upgraded:
+            return
+        case .proxying(let exchange):
+            if let upstream = exchange.upstream {
+                upstream.delegate = nil
+                upstream.close()
+            }
+            if exchange.responseStatus != nil {
+                log(exchange, status: exchange.responseStatus?.code ?? 400, outcome: "protocol-error")
+                state = .closed
+                context.close(promise: nil)
+                return
+            }
+            log(exchange, status: 400, outcome: "protocol-error")
+        case .idle, .local, .responding, .awaitingSession:
+            break
+        }
+        state = .closed
+        let page = error == .headerOverflow ? GatewayPage.headersTooLarge() : .badRequest("malformed HTTP request")
+        var buffer = allocator.buffer(capacity: 1024)
+        let body = page.render(accept: nil, allocator: allocator).body
+        buffer.writeStatusLine(version: .http1_1, status: page.status)
+        buffer.writeHeaderField("Content-Type", "text/html; charset=utf-8")
+        buffer.writeHeaderField("Content-Length", String(body.readableBytes))
+        buffer.writeHeaderField("Connection", "close")
+        buffer.writeHeaderField("Cache-Control", "no-store")
+        buffer.writeHeadEnd()
+        buffer.writeImmutableBuffer(body)
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    // MARK: Timer
+
+    private func startTimer(context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        idleSince = .now()
+        armTimer(at: idleSince + runtime.connectionTimerInterval)
+    }
+
+    private func armTimer(at deadline: NIODeadline) {
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+    }
+
+    /// The connection's one timer, never asleep longer than the shortest timeout it watches
+    /// (`GatewayRuntime.connectionTimerInterval`), so deadlines set while it sleeps need no
+    /// re-arming: the client's idle timeout between requests, and the running exchange's
+    /// response and idle deadlines.
+    private func timerFired() {
+        timer = nil
+        guard let context, context.channel.isActive else { return }
+        let now = NIODeadline.now()
+        var next = now + runtime.connectionTimerInterval
+        switch state {
+        case .idle:
+            let deadline = idleSince + runtime.clientIdleTimeout
+            if now >= deadline {
+                context.close(promise: nil)
+                return
+            }
+            next = min(next, deadline)
+        case .proxying(let exchange) where exchange.isTimed:
+            if let due = checkDeadlines(exchange, now: now) { next = min(next, due) }
+            if case .closed = state { return }
+        default:
+            break
+        }
+        armTimer(at: next)
+    }
+
+    /// Ends the exchange if one of its deadlines passed; otherwise returns the next one.
+    private func checkDeadlines(_ exchange: ProxyExchange, now: NIODeadline) -> NIODeadline? {
+        let awaitingHead = exchange.responseStatus == nil
+        if awaitingHead, let deadline = exchange.responseDeadline, now >= deadline {
+            logger.warning("upstream response timeout", metadata: ["route": .string(exchange.route.config.name)])
+            failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "response-timeout")
+            return nil
+        }
+        let idleDeadline = exchange.lastActivity + exchange.route.idleTimeout
+        if now >= idleDeadline {
+            logger.warning("exchange idle timeout", metadata: ["route": .string(exchange.route.config.name)])
+            if awaitingHead {
+                failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "idle-timeout")
+            } else {
+                abort(exchange, outcome: "idle-timeout")
+            }
+            return nil
+        }
+        var next = idleDeadline
+        if awaitingHead, let deadline = exchange.responseDeadline { next = min(next, deadline) }
+        return next
     }
 
     // MARK: Routing
@@ -174,7 +402,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             state = .local(head: head, path: "-", route: nil, answer: .page(.badRequest(rejection.reason)), started: started)
             return
         }
-        if target.path.hasPrefix(GatewayEndpoints.prefix) {
+        if Self.isGatewayPath(target.path) {
             let answer = endpoints.answer(head, target: target, peer: peer, on: context.eventLoop)
             state = .local(head: head, path: target.path, route: nil, answer: answer, started: started)
             return
@@ -204,34 +432,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 return
             }
         }
-        forward(head, target: target, route: route, identity: identity, context: context)
+        forward(head, target: target, route: route, identity: identity, started: started, context: context)
     }
 
-    /// A pending session check finished: proxy with the buffered start of the request, or
-    /// answer locally (and discard the body still to come).
+    /// A pending session check finished: the request becomes an exchange or a local answer,
+    /// and the input that waited meanwhile (its body, its end) is handled as usual.
     private func sessionDecided(_ wait: SessionWait, _ result: Result<SessionResolution, any Error>) {
         guard case .awaitingSession(let current) = state, current === wait, let context else { return }
-        let answer: LocalAnswer
+        var answer: LocalAnswer?
         switch result {
         case .success(.live(let session)):
-            if let denied = denial(session.identity, route: wait.route) {
-                answer = denied
-                break
+            answer = denial(session.identity, route: wait.route)
+            if answer == nil {
+                forward(wait.head, target: wait.target, route: wait.route, identity: session.identity, started: wait.started, context: context)
             }
-            forward(wait.head, target: wait.target, route: wait.route, identity: session.identity, context: context, buffered: wait)
-            return
         case .success(.anonymous):
             answer = Self.unauthenticated(wait.head, wait.target)
         case .success(.unavailable), .failure:
             answer = .page(SignInService.sessionsUnavailablePage())
         }
-        if wait.requestComplete {
-            state = .responding
-            deliver(answer, head: wait.head, path: wait.target.path, route: wait.route.config.name, started: wait.started, context: context)
-        } else {
+        if let answer {
             state = .local(head: wait.head, path: wait.target.path, route: wait.route.config.name, answer: answer, started: wait.started)
-            resumeClientReads()
         }
+        handleWaitingInput()
     }
 
     /// The route's access policy (`allow`) refusing this identity: a 403 page, audited.
@@ -248,213 +471,46 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func forward(
-        _ head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, identity: Identity?, context: ChannelHandlerContext,
-        buffered: SessionWait? = nil
+        _ head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, identity: Identity?, started: NIODeadline,
+        context: ChannelHandlerContext
     ) {
         if Self.expectsContinue(head) {
             // Upstream 1xx answers are not relayed, so the gateway itself invites the body
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(Self.continueHead), promise: nil)
         }
-        let built = UpstreamRequest.build(
-            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity)
-        let exchange = ProxyExchange(
-            clientHead: head, upstreamHead: built.head, route: route, isUpgrade: built.isUpgrade, started: buffered?.started ?? .now())
-        if let buffered {
-            for part in buffered.parts {
-                if case .body(.byteBuffer(let buffer)) = part { exchange.requestBodyBytes += buffer.readableBytes }
-            }
-            exchange.pending = buffered.parts
-            exchange.requestComplete = buffered.requestComplete
-        }
+        var headBuffer = requestHeadSpare ?? allocator.buffer(capacity: 512)
+        requestHeadSpare = nil
+        headBuffer.clear()
+        let encoded = UpstreamRequest.encode(
+            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity,
+            into: &headBuffer)
+        requestHeadSpare = headBuffer
+        let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: started)
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
     }
 
-    // MARK: Upstream connection
+    private static let continueHead = ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")
 
-    private func acquireUpstream(for exchange: ProxyExchange, reuse: Bool) {
-        exchange.attempts += 1
-        if reuse, let connection = pool.takeIdle(exchange.route.key) {
-            attach(connection, to: exchange)
-            return
-        }
-        let route = exchange.route
-        pool.connect(route.key, address: route.address, timeout: route.connectTimeout).assumeIsolated().whenComplete { result in
-            guard case .proxying(let current) = self.state, current === exchange else {
-                if case .success(let connection) = result { self.pool.park(connection) }
-                return
-            }
-            switch result {
-            case .success(let connection):
-                self.attach(connection, to: exchange)
-            case .failure(let error):
-                let timedOut: Bool
-                if case ChannelError.connectTimeout = error { timedOut = true } else { timedOut = false }
-                self.logger.warning(
-                    "upstream connect failed",
-                    metadata: ["route": .string(route.config.name), "upstream": .string("\(route.key.host):\(route.key.port)"), "error": .string("\(error)")])
-                self.failBeforeResponse(exchange, page: timedOut ? .gatewayTimeout() : .badGateway(), outcome: timedOut ? "connect-timeout" : "connect-failed")
-            }
-        }
-    }
-
-    private func attach(_ connection: UpstreamConnection, to exchange: ProxyExchange) {
-        exchange.upstream = connection
-        connection.delegate = self
-        exchange.upstreamStarted = .now()
-        connection.write(.head(exchange.upstreamHead))
-        for part in exchange.pending { connection.write(part) }
-        exchange.pending.removeAll()
-        connection.flush()
-        // One timer per exchange, armed here at the earlier of the two limits; it re-arms
-        // itself lazily when it fires, so no timer work happens per part or per phase.
-        armTimer(exchange, after: min(exchange.route.idleTimeout, exchange.route.responseTimeout))
-        if exchange.requestComplete { startResponseClock(exchange) }
-        resumeClientReads()
-    }
-
-    private func sendUpstream(_ part: HTTPClientRequestPart, _ exchange: ProxyExchange) {
-        if let upstream = exchange.upstream {
-            upstream.write(part)
-        } else {
-            exchange.pending.append(part)
-        }
-    }
-
-    /// The route's response timeout runs from the moment the whole request is upstream (a
-    /// slow upload is governed by the idle timeout instead, not cut off as "slow upstream").
-    private func startResponseClock(_ exchange: ProxyExchange) {
-        guard exchange.upstream != nil, exchange.responseStatus == nil, exchange.responseDeadline == nil else { return }
-        // The armed timer fires no later than this deadline (it was armed at most one
-        // response timeout ago), so setting the deadline is enough.
-        exchange.responseDeadline = .now() + exchange.route.responseTimeout
-    }
-
-    /// Arms the exchange's single timer. When it fires it checks the response deadline
-    /// (until the response head) and the idle deadline from `lastActivity`, and re-arms for
-    /// whichever comes next.
-    private func armTimer(_ exchange: ProxyExchange, after delay: TimeAmount) {
-        exchange.timer?.cancel()
-        guard let loop = context?.eventLoop else { return }
-        exchange.timer = loop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            self?.timerFired(exchange)
-        }
-    }
-
-    private func timerFired(_ exchange: ProxyExchange) {
-        guard case .proxying(let current) = state, current === exchange else { return }
-        let now = NIODeadline.now()
-        let awaitingHead = exchange.responseStatus == nil
-        if awaitingHead, let deadline = exchange.responseDeadline, now >= deadline {
-            logger.warning("upstream response timeout", metadata: ["route": .string(exchange.route.config.name)])
-            failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "response-timeout")
-            return
-        }
-        let idleDeadline = exchange.lastActivity + exchange.route.idleTimeout
-        if now >= idleDeadline {
-            logger.warning("exchange idle timeout", metadata: ["route": .string(exchange.route.config.name)])
-            if awaitingHead {
-                failBeforeResponse(exchange, page: .gatewayTimeout(), outcome: "idle-timeout")
-            } else {
-                abort(exchange, outcome: "idle-timeout")
-            }
-            return
-        }
-        var next = idleDeadline
-        if awaitingHead, let deadline = exchange.responseDeadline { next = min(next, deadline) }
-        armTimer(exchange, after: next - now)
-    }
-
-    /// Ends an exchange that can no longer produce a well-formed response: both connections close.
-    private func abort(_ exchange: ProxyExchange, outcome: String) {
-        exchange.cancelTimer()
-        if let upstream = exchange.upstream {
-            upstream.delegate = nil
-            upstream.close()
-        }
-        log(exchange, status: exchange.responseStatus?.code ?? 502, outcome: outcome)
-        state = .closed
-        context?.close(promise: nil)
-    }
-
-    /// Answers with an error page when nothing of the upstream's response has been sent.
-    private func failBeforeResponse(_ exchange: ProxyExchange, page: GatewayPage, outcome: String) {
-        exchange.cancelTimer()
-        if let upstream = exchange.upstream {
-            upstream.delegate = nil
-            upstream.close()
-        }
-        log(exchange, status: page.status.code, outcome: outcome)
-        // Unread request body would be taken for the next request: close unless it is all in.
-        let keepAlive = exchange.keepClientAlive && exchange.requestComplete
-        state = .responding
-        writeLocal(.page(page), for: exchange.clientHead, keepAlive: keepAlive)
-    }
-
-    // MARK: Local answers
-
-    private func deliver(
-        _ answer: LocalAnswer, head: HTTPRequestHead, path: Substring, route: String?, started: NIODeadline,
-        context: ChannelHandlerContext
-    ) {
-        if case .deferred(let future) = answer {
-            future.assumeIsolated().whenComplete { result in
-                guard case .responding = self.state else { return }
-                let resolved: LocalAnswer
-                switch result {
-                case .success(let answer): resolved = answer
-                case .failure: resolved = .page(.badGateway())
-                }
-                self.deliver(resolved, head: head, path: path, route: route, started: started, context: context)
-            }
-            return
-        }
-        let keepAlive = head.isKeepAlive
-        let (status, bytes) = writeLocal(answer, for: head, keepAlive: keepAlive)
-        accessLog?.record(
-            .init(
-                method: head.method, path: path, route: route, status: status, peer: peer, started: started,
-                upstreamMillis: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"))
-    }
-
-    /// Writes a complete local response; returns its status and body size.
-    @discardableResult
-    private func writeLocal(_ answer: LocalAnswer, for head: HTTPRequestHead, keepAlive: Bool) -> (UInt, Int) {
-        guard let context else { return (0, 0) }
-        let response: LocalResponse
-        switch answer {
-        case .page(let page):
-            let rendered = page.render(accept: head.headers.first(name: "accept"), allocator: context.channel.allocator)
-            response = LocalResponse(status: page.status, contentType: rendered.contentType, body: String(buffer: rendered.body), headers: page.headers)
-        case .response(let local):
-            response = local
-        case .deferred, .withBody:
-            preconditionFailure("deferred and body-needing answers are resolved before writing")
-        }
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Type", value: response.contentType)
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.utf8.count))
-        headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
-        headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))), promise: nil)
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        finishResponse(keepAlive: keepAlive, written: written)
-        return (response.status.code, response.body.utf8.count)
+    /// Whether `path` is under `GatewayEndpoints.prefix`, checked on its second byte first
+    /// since nearly no proxied path starts with `/.`.
+    static func isGatewayPath(_ path: Substring) -> Bool {
+        var bytes = path.utf8.makeIterator()
+        _ = bytes.next()
+        return bytes.next() == UInt8(ascii: ".") && path.hasPrefix(GatewayEndpoints.prefix)
     }
 
     /// After a response's end: close, or go back to reading the next request.
-    private func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?) {
+    func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?, now: NIODeadline = .now()) {
         guard let context else { return }
         if keepAlive {
             state = .idle
-            resumeClientReads()
+            idleSince = now
+            handleWaitingInput()
         } else {
             state = .closed
+            waiting.removeAll()
             if let written {
                 written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             } else {
@@ -463,17 +519,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func log(_ exchange: ProxyExchange, status: UInt, outcome: String) {
+    func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
         guard let accessLog else { return }
-        let upstreamMillis = exchange.upstreamStarted.map { start in
-            Double(((exchange.upstreamHeadAt ?? .now()) - start).nanoseconds) / 1_000_000
-        }
+        let upstreamTime = exchange.upstreamStarted.map { (exchange.upstreamHeadAt ?? now) - $0 }
         accessLog.record(
             .init(
-                method: exchange.clientHead.method, path: Self.pathOnly(exchange.clientHead.uri),
+                method: exchange.clientHead.method, path: exchange.path,
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
-                upstreamMillis: upstreamMillis, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
-                outcome: outcome))
+                upstreamTime: upstreamTime, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
+                outcome: outcome),
+            in: &logScratch, now: now)
     }
 
     /// No session on a protected route: a browser navigating is sent to sign in (and back
@@ -505,141 +560,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     static func pathOnly(_ uri: String) -> Substring {
-        uri.firstIndex(of: "?").map { uri[..<$0] } ?? Substring(uri)
-    }
-}
-
-// MARK: Upstream → client
-
-extension ClientConnectionHandler: UpstreamConnectionDelegate {
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
-        guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
-        exchange.lastActivity = .now()
-        switch part {
-        case .head(let head):
-            exchange.upstreamHeadAt = exchange.lastActivity
-            exchange.responseStatus = head.status
-            exchange.upstreamKeepAlive = head.isKeepAlive
-            let upgrading = exchange.isUpgrade && head.status == .switchingProtocols
-            if !upgrading {
-                let framed = head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding")
-                // An HTTP/1.0 client learns where a body without Content-Length ends only by the close.
-                if exchange.clientHead.version.minor == 0 && !framed && head.status.mayHaveResponseBody {
-                    exchange.keepClientAlive = false
-                }
-            } else {
-                exchange.cancelTimer()
-            }
-            let clientHead = UpstreamRequest.clientResponseHead(
-                from: head, runtime: runtime, clientVersion: exchange.clientHead.version,
-                keepAlive: exchange.keepClientAlive, isUpgrade: upgrading)
-            exchange.responseHeadSent = true
-            context.write(wrapOutboundOut(.head(clientHead)), promise: nil)
-        case .body(let buffer):
-            exchange.responseBodyBytes += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            if exchange.isUpgrade && exchange.responseStatus == .switchingProtocols {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                upgrade(exchange, connection: connection, context: context)
-                return
-            }
-            exchange.cancelTimer()
-            let keepClient = exchange.keepClientAlive && exchange.requestComplete
-            // A write promise only when the connection must close after the write.
-            let written = keepClient ? nil : context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: written)
-            connection.delegate = nil
-            if exchange.upstreamKeepAlive && exchange.requestComplete {
-                connection.hasServedRequests = true
-                pool.park(connection)
-            } else {
-                connection.close()
-            }
-            exchange.upstream = nil
-            log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied")
-            finishResponse(keepAlive: keepClient, written: written?.futureResult)
-        }
-    }
-
-    func upstreamReadComplete(_ connection: UpstreamConnection) {
-        guard case .proxying(let exchange) = state, exchange.upstream === connection else { return }
-        context?.flush()
-    }
-
-    func upstreamWritabilityChanged(_ connection: UpstreamConnection) {
-        if connection.isWritable { resumeClientReads() }
-    }
-
-    func upstreamMayRead(_ connection: UpstreamConnection) -> Bool {
-        context?.channel.isWritable ?? false
-    }
-
-    func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
-        guard case .proxying(let exchange) = state, exchange.upstream === connection else { return }
-        exchange.upstream = nil
-        if exchange.responseStatus == nil {
-            if connection.hasServedRequests && exchange.isRetryable && exchange.attempts < 3 {
-                // A pooled connection the upstream had closed while idle: try a fresh one.
-                exchange.pending.removeAll()
-                exchange.responseDeadline = nil
-                if exchange.requestComplete { exchange.pending.append(.end(nil)) }
-                acquireUpstream(for: exchange, reuse: false)
-                return
-            }
-            if let error { logger.warning("upstream failed", metadata: ["route": .string(exchange.route.config.name), "error": .string("\(error)")]) }
-            failBeforeResponse(exchange, page: .badGateway(), outcome: "upstream-closed")
-        } else {
-            // Part of the response is already with the client: the only honest signal left is
-            // to cut the connection so the client sees a truncated response.
-            abort(exchange, outcome: "upstream-closed-mid-response")
-        }
-    }
-}
-
-// MARK: Protocol upgrade
-
-extension ClientConnectionHandler {
-    /// After the upstream's 101: both pipelines drop their HTTP handlers and become a byte relay.
-    private func upgrade(_ exchange: ProxyExchange, connection: UpstreamConnection, context: ChannelHandlerContext) {
-        state = .upgraded
-        exchange.cancelTimer()
-        connection.delegate = nil
-        exchange.upstream = nil
-        log(exchange, status: 101, outcome: "upgraded")
-        guard let upstreamChannel = connection.channel else {
-            context.close(promise: nil)
-            return
-        }
-        let (clientRelay, upstreamRelay) = ByteRelayHandler.pair()
-        do {
-            let client = context.pipeline.syncOperations
-            try client.addHandler(clientRelay)
-            try client.removeIfPresent(HTTPServerPipelineHandler.self)
-            try client.removeIfPresent(GatewayProtocolErrorHandler.self)
-            try client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
-            try client.removeIfPresent(IdleStateHandler.self)
-            try client.removeIfPresent(HTTPResponseEncoder.self)
-            try client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
-            client.removeHandler(context: context, promise: nil)
-
-            let upstream = upstreamChannel.pipeline.syncOperations
-            try upstream.addHandler(upstreamRelay)
-            try upstream.removeIfPresent(UpstreamConnection.self)
-            try upstream.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
-            try upstream.removeIfPresent(HTTPRequestEncoder.self)
-            try upstream.removeIfPresent(ByteToMessageHandler<HTTPResponseDecoder>.self)
-        } catch {
-            logger.warning("upgrade failed", metadata: ["error": .string("\(error)")])
-            upstreamChannel.close(promise: nil)
-            context.close(promise: nil)
-        }
-    }
-}
-
-extension ChannelPipeline.SynchronousOperations {
-    func removeIfPresent<Handler: RemovableChannelHandler>(_ type: Handler.Type) throws {
-        guard let context = try? self.context(handlerType: type) else { return }
-        self.removeHandler(context: context, promise: nil)
+        uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? Substring(uri)
     }
 }

@@ -15,6 +15,10 @@ public final class GatewayRuntime: Sendable {
     let readiness: ReadinessProbe
     /// Entra sign-in and sessions; nil when every route is public.
     let signIn: SignInService?
+    /// How long a client connection's single timer may sleep: no longer than the shortest
+    /// timeout it enforces, so a deadline set while it sleeps is never passed unnoticed.
+    let connectionTimerInterval: TimeAmount
+    let clientIdleTimeout: TimeAmount
 
     public init(config: GatewayConfig, signIn: SignInService? = nil) {
         precondition(signIn != nil || !config.hasSignIn, "a config with sign-in needs its SignInService")
@@ -22,17 +26,26 @@ public final class GatewayRuntime: Sendable {
         self.signIn = signIn
         self.routeTable = RouteTable(routes: config.routes)
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders)
-        self.routes = config.routes.map(RouteTarget.init)
+        let routes = config.routes.map(RouteTarget.init)
+        self.routes = routes
         self.forwardedProto = config.publicURL.scheme
         self.forwardedPort = String(config.publicURL.port)
         self.readiness = ReadinessProbe(hosts: Set(config.routes.map(\.upstream.host)))
+        let clientIdleTimeout = TimeAmount.fromSeconds(config.limits.clientIdleTimeout)
+        self.clientIdleTimeout = clientIdleTimeout
+        self.connectionTimerInterval = routes.reduce(clientIdleTimeout) { shortest, route in
+            min(shortest, route.idleTimeout, route.responseTimeout)
+        }
     }
 }
 
-/// A route's upstream, resolved into what the proxy uses per request.
-struct RouteTarget: Sendable {
+/// A route's upstream, resolved into what the proxy uses per request. A class, so an
+/// exchange holds it with one reference count rather than copying every field.
+final class RouteTarget: Sendable {
     let config: RouteConfig
     let key: UpstreamKey
+    /// The upstream's `Host` value, computed once rather than per request.
+    let upstreamAuthority: String
     /// Set when the upstream host is an IP literal, so connecting skips name resolution.
     let address: SocketAddress?
     let connectTimeout: TimeAmount
@@ -42,21 +55,18 @@ struct RouteTarget: Sendable {
     init(_ route: RouteConfig) {
         config = route
         key = UpstreamKey(host: route.upstream.host, port: route.upstream.port)
+        upstreamAuthority = route.upstream.authority
         address = try? SocketAddress(ipAddress: route.upstream.host, port: route.upstream.port)
         connectTimeout = .fromSeconds(route.timeouts.connect)
         responseTimeout = .fromSeconds(route.timeouts.response)
         idleTimeout = .fromSeconds(route.timeouts.idle)
     }
 
-    /// The path to request upstream for a client path on this route.
-    func upstreamPath(for path: Substring) -> Substring {
-        var rest = path
-        if config.stripPrefix && config.pathPrefix != "/" {
-            rest = path.dropFirst(config.pathPrefix.utf8.count)
-            if rest.isEmpty { rest = "/" }
-        }
-        let base = config.upstream.path
-        return base.isEmpty ? rest : Substring(base + rest)
+    /// The client path's part that follows the route's upstream base path (`config.upstream.path`).
+    func upstreamRest(for path: Substring) -> Substring {
+        guard config.stripPrefix && config.pathPrefix != "/" else { return path }
+        let rest = path.dropFirst(config.pathPrefix.utf8.count)
+        return rest.isEmpty ? "/" : rest
     }
 }
 

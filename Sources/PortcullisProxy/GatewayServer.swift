@@ -37,7 +37,6 @@ public final class GatewayServer: Sendable {
         decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes
         let limits = decoderLimits
-        let idleTimeout = TimeAmount.fromSeconds(config.limits.clientIdleTimeout)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -46,14 +45,10 @@ public final class GatewayServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // NIO's request decoder and one handler: see ClientConnectionHandler for
+                    // why encoding, pipelining, idle and parse errors all live there.
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try pipeline.configureHTTPServerPipeline(
-                        position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
-                        // Forwarded fields were validated by the parser on the way in.
-                        withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(GatewayProtocolErrorHandler())
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try pipeline.addHandler(
                         ClientConnectionHandler(
                             runtime: runtime, pool: pools.pool(for: channel.eventLoop), endpoints: endpoints,

@@ -3,66 +3,84 @@ import NIOHTTP1
 import PortcullisCore
 
 /// One client request being proxied: its upstream connection, what has been sent either way,
-/// and its timer. Lives on the client connection's event loop.
+/// and its deadlines (watched by the client connection's timer). Lives on the client
+/// connection's event loop.
 final class ProxyExchange {
     let clientHead: HTTPRequestHead
-    let upstreamHead: HTTPRequestHead
+    /// The client's path without the query (for the access log).
+    let path: Substring
+    /// The encoded request head for the upstream, kept until a connection takes it (and for
+    /// a retry on a fresh connection).
+    let upstreamHead: ByteBuffer
+    let requestFraming: BodyFraming
     let route: RouteTarget
     let isUpgrade: Bool
     let started: NIODeadline
-    /// Parts received from the client before an upstream connection was attached.
-    var pending: [HTTPClientRequestPart] = []
+    /// Framed body bytes received from the client before an upstream connection was attached.
+    var pending: [ByteBuffer] = []
     var upstream: UpstreamConnection?
+    /// Whether `upstreamHead` went to the current connection: it is written at the first flush
+    /// point (body, end of request, end of read), so a bodyless request is one write.
+    var upstreamHeadSent = false
     var requestComplete = false
     var requestBodyBytes = 0
     var responseBodyBytes = 0
     var responseStatus: HTTPResponseStatus?
-    var responseHeadSent = false
+    var responseFraming: BodyFraming = .plain
+    /// The client's response head, held back until the first body part or the end of the
+    /// read, so a small body goes out in the same buffer (one write, one iovec).
+    var heldHead: ByteBuffer?
     /// Whether the client connection stays open after this exchange.
     var keepClientAlive: Bool
     /// The upstream response allows reusing its connection.
     var upstreamKeepAlive = true
     var upstreamStarted: NIODeadline?
     var upstreamHeadAt: NIODeadline?
+    /// Last time bytes moved either way, for the route's idle timeout.
     var lastActivity: NIODeadline
-    var timer: Scheduled<Void>?
     /// When the response head is due: set once the whole request is upstream.
     var responseDeadline: NIODeadline?
     var attempts = 0
 
-    init(clientHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteTarget, isUpgrade: Bool, started: NIODeadline = .now()) {
+    init(
+        clientHead: HTTPRequestHead, path: Substring, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget,
+        started: NIODeadline
+    ) {
         self.clientHead = clientHead
-        self.upstreamHead = upstreamHead
+        self.path = path
+        self.upstreamHead = encoded.head
+        self.requestFraming = encoded.framing
         self.route = route
-        self.isUpgrade = isUpgrade
+        self.isUpgrade = encoded.isUpgrade
         self.started = started
         self.lastActivity = started
         // A client whose upgrade is refused cannot send another request on this connection:
         // its request parser stopped at the upgrade.
-        self.keepClientAlive = clientHead.isKeepAlive && !isUpgrade
+        self.keepClientAlive = clientHead.isKeepAlive && !encoded.isUpgrade
     }
 
     /// A request that can be sent again on a fresh connection if a reused one turns out to
     /// have been closed by the upstream: idempotent and without a body.
     var isRetryable: Bool {
-        requestBodyBytes == 0 && !isUpgrade && [.GET, .HEAD, .OPTIONS].contains(clientHead.method)
+        guard requestBodyBytes == 0 && !isUpgrade else { return false }
+        switch clientHead.method {
+        case .GET, .HEAD, .OPTIONS: return true
+        default: return false
+        }
     }
 
-    func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-    }
+    /// Whether the exchange is waiting on a timer: attached upstream and not yet upgraded.
+    var isTimed: Bool { upstreamStarted != nil }
 }
 
-/// A protected request waiting for the control plane to decide its session: what arrived
-/// of it meanwhile (at most what was in flight; the client is not read until the decision).
+/// A protected request waiting for the control plane to decide its session. Input that
+/// arrives meanwhile waits in the handler's pipelined-input queue (reads are held), and is
+/// handled once the decision makes the request an exchange or a local answer.
 final class SessionWait {
     let head: HTTPRequestHead
     let target: RequestTarget
     let route: RouteTarget
     let started: NIODeadline
-    var parts: [HTTPClientRequestPart] = []
-    var requestComplete = false
 
     init(head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, started: NIODeadline) {
         self.head = head

@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 
 /// What an upstream connection reports to the exchange that is using it.
 protocol UpstreamConnectionDelegate: AnyObject {
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart)
+    func upstream(_ connection: UpstreamConnection, received event: UpstreamResponseParser.Event)
     func upstreamReadComplete(_ connection: UpstreamConnection)
     func upstreamWritabilityChanged(_ connection: UpstreamConnection)
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?)
@@ -11,20 +12,31 @@ protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamMayRead(_ connection: UpstreamConnection) -> Bool
 }
 
-/// One keep-alive HTTP/1.1 connection to an upstream, owned by one event loop.
+/// One keep-alive HTTP/1.1 connection to an upstream, owned by one event loop, and the only
+/// handler in its pipeline: requests go out as bytes the gateway encoded, responses are
+/// parsed from the socket's bytes (`UpstreamResponseParser`).
 ///
 /// It is either lent to one exchange (`delegate` set) or idle in the loop's pool. The handler
-/// forwards response parts to the delegate and holds reads while the delegate's client is not
-/// writable, which is the upstream half of the proxy's backpressure.
+/// forwards response events to the delegate and holds reads while the delegate's client is
+/// not writable, which is the upstream half of the proxy's backpressure.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let key: UpstreamKey
     private(set) var channel: Channel?
     private var context: ChannelHandlerContext?
-    weak var delegate: (any UpstreamConnectionDelegate)?
+    /// The exchange using this connection. A strong reference: every path that ends an
+    /// exchange (end, failure, client close, upgrade) sets it back to nil.
+    var delegate: (any UpstreamConnectionDelegate)?
+    private var parser: UpstreamResponseParser
+    /// The parser is handing out events; requests started meanwhile (a pipelined request on
+    /// the connection just freed) are registered with it once it is done.
+    private var parsing = false
+    private var expectedWhileParsing: [Bool] = []
+    /// Written since the last flush (a flush with nothing to send still walks the pipeline).
+    private var unflushed = false
     /// A read the channel asked for while the client was not writable.
     private var readPending = false
     private(set) var isClosed = false
@@ -35,8 +47,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// request safe).
     var hasServedRequests = false
 
-    init(key: UpstreamKey) {
+    init(key: UpstreamKey, headerRules: HeaderRules) {
         self.key = key
+        self.parser = UpstreamResponseParser(hopByHop: headerRules)
     }
 
     var isWritable: Bool { channel?.isWritable ?? false }
@@ -48,13 +61,38 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // The relay that takes over after an upgrade must not wait for a held read.
+        if readPending {
+            readPending = false
+            context.read()
+        }
     }
 
-    func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+    /// Starts a request: its response is now expected, then the encoded head is written.
+    func writeHead(_ head: ByteBuffer, method: HTTPMethod, flush: Bool) {
+        // Answers to HEAD (and CONNECT) carry no body whatever their fields say.
+        let bodyless = method == .HEAD || method == .CONNECT
+        if parsing {
+            expectedWhileParsing.append(bodyless)
+        } else {
+            parser.expectResponse(bodyless: bodyless)
+        }
+        if flush {
+            context?.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            unflushed = false
+        } else {
+            write(head)
+        }
+    }
+
+    func write(_ bytes: ByteBuffer) {
+        context?.write(wrapOutboundOut(bytes), promise: nil)
+        unflushed = true
     }
 
     func flush() {
+        guard unflushed else { return }
+        unflushed = false
         context?.flush()
     }
 
@@ -74,13 +112,31 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        guard let delegate else {
+        guard delegate != nil else {
             // An idle connection must not speak; anything it says makes it unusable.
             close()
             return
         }
-        delegate.upstream(self, received: part)
+        parsing = true
+        var failure: UpstreamResponseParser.Failure?
+        do {
+            // The delegate is looked up per event: an exchange that ends hands the
+            // connection back, and a pipelined request may take it at once.
+            try parser.feed(unwrapInboundIn(data)) { event in self.delegate?.upstream(self, received: event) }
+        } catch {
+            failure = error
+        }
+        parsing = false
+        if !expectedWhileParsing.isEmpty {
+            for bodyless in expectedWhileParsing { parser.expectResponse(bodyless: bodyless) }
+            expectedWhileParsing.removeAll()
+        }
+        if let failure {
+            let delegate = self.delegate
+            self.delegate = nil
+            close()
+            delegate?.upstreamClosed(self, error: failure)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -102,8 +158,23 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
-        delegate?.upstreamClosed(self, error: nil)
-        delegate = nil
+        guard let delegate else { return }
+        // A response delimited by the close ends here; anything else unfinished fails.
+        // (While events are being handed out the parser is busy; the close then came from
+        // the delegate's own handling and nothing is left to finish.)
+        if !parsing {
+            var ended = false
+            try? parser.feedEOF { event in
+                if case .end = event { ended = true }
+                delegate.upstream(self, received: event)
+            }
+            if ended {
+                self.delegate = nil
+                return
+            }
+        }
+        self.delegate = nil
+        delegate.upstreamClosed(self, error: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortcullisCore
 
 /// Keep-alive connections to upstreams for one event loop.
 ///
@@ -11,7 +12,10 @@ final class UpstreamPool: @unchecked Sendable {
     let eventLoop: EventLoop
     private let maxIdlePerUpstream: Int
     private let idleTimeout: TimeAmount
-    private var idle: [UpstreamKey: [UpstreamConnection]] = [:]
+    /// Idle connections per upstream, most recently parked last. A short list searched in
+    /// order: a gateway has a handful of upstreams, and comparing keys that share their
+    /// strings with the route is cheaper than hashing them per request.
+    private var idle: [(key: UpstreamKey, connections: [UpstreamConnection])] = []
     private var sweeper: RepeatedTask?
 
     init(eventLoop: EventLoop, maxIdlePerUpstream: Int, idleTimeout: TimeAmount) {
@@ -20,45 +24,55 @@ final class UpstreamPool: @unchecked Sendable {
         self.idleTimeout = idleTimeout
     }
 
+    private func slot(_ key: UpstreamKey) -> Int? {
+        idle.firstIndex { $0.key == key }
+    }
+
     /// An idle open connection to `key`, most recently used first (likeliest still open).
     func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        while let connection = idle[key]?.popLast() {
+        guard let slot = slot(key) else { return nil }
+        while let connection = idle[slot].connections.popLast() {
             if !connection.isClosed { return connection }
         }
         return nil
     }
 
     /// Returns a connection after a complete exchange; closes it when the pool is full.
-    func park(_ connection: UpstreamConnection) {
+    func park(_ connection: UpstreamConnection, now: NIODeadline = .now()) {
         eventLoop.assertInEventLoop()
         guard !connection.isClosed else { return }
         connection.delegate = nil
-        connection.idleSince = .now()
-        // Mutated in place: copying the list out of the dictionary would copy it per request.
-        let parked = { (list: inout [UpstreamConnection]) -> Bool in
-            list.removeAll { $0.isClosed }
-            guard list.count < self.maxIdlePerUpstream else { return false }
-            list.append(connection)
-            return true
-        }(&idle[connection.key, default: []])
-        guard parked else {
+        connection.idleSince = now
+        let slot: Int
+        if let existing = self.slot(connection.key) {
+            slot = existing
+        } else {
+            idle.append((connection.key, []))
+            slot = idle.count - 1
+        }
+        // Closed connections are dropped lazily, when they would take a slot.
+        if idle[slot].connections.count >= maxIdlePerUpstream {
+            idle[slot].connections.removeAll { $0.isClosed }
+        }
+        guard idle[slot].connections.count < maxIdlePerUpstream else {
             connection.close()
             return
         }
+        idle[slot].connections.append(connection)
         startSweeperIfNeeded()
     }
 
     /// Opens a new connection on this loop.
-    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount, headerRules: HeaderRules) -> EventLoopFuture<UpstreamConnection> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key))
+                    // No HTTP codecs: UpstreamConnection writes encoded requests and parses the
+                    // responses itself.
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key, headerRules: headerRules))
                 }
             }
         let connected = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: key.host, port: key.port)
@@ -79,13 +93,13 @@ final class UpstreamPool: @unchecked Sendable {
     private func sweep() {
         eventLoop.assertInEventLoop()
         let cutoff = NIODeadline.now() - idleTimeout
-        for (key, list) in idle {
+        for slot in idle.indices {
             var keep: [UpstreamConnection] = []
-            for connection in list {
+            for connection in idle[slot].connections {
                 if connection.isClosed { continue }
                 if connection.idleSince < cutoff { connection.close() } else { keep.append(connection) }
             }
-            idle[key] = keep.isEmpty ? nil : keep
+            idle[slot].connections = keep
         }
     }
 
@@ -93,11 +107,11 @@ final class UpstreamPool: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         sweeper?.cancel()
         sweeper = nil
-        for list in idle.values { list.forEach { $0.close() } }
-        idle = [:]
+        for entry in idle { entry.connections.forEach { $0.close() } }
+        idle = []
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.reduce(0) { $0 + $1.connections.count } }
 }
 
 /// The pools of every event loop in the group, looked up by the loop serving a connection.

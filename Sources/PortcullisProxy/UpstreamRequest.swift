@@ -1,112 +1,266 @@
+import NIOCore
 import NIOHTTP1
 import PortcullisCore
 
-/// Builds the request head sent upstream from the client's: header hygiene first (identity
-/// and hop-by-hop fields dropped), then the gateway's own forwarding headers.
+/// Writes the request head sent upstream from the client's, and the response head sent back:
+/// header hygiene first (identity and hop-by-hop fields dropped), then the gateway's own
+/// forwarding headers. Heads go straight into bytes (see `HTTPHeadWriter`).
 enum UpstreamRequest {
-    struct Built {
-        var head: HTTPRequestHead
+    struct Encoded {
+        var head: ByteBuffer
         /// The client asked to switch protocols (WebSocket) and the upgrade is forwarded.
         var isUpgrade: Bool
+        /// How the request body is framed on the upstream hop.
+        var framing: BodyFraming
     }
 
-    static func build(
+    static func encode(
         from head: HTTPRequestHead,
         path: Substring,
         query: Substring?,
         route: RouteTarget,
         runtime: GatewayRuntime,
         peer: String,
-        identity: Identity? = nil
-    ) -> Built {
-        let connectionValues = head.headers["connection"]
-        let connectionTokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
-        let upgradeValue = head.headers.first(name: "upgrade")
-        let isUpgrade = upgradeValue != nil && HeaderRules.connectionRequestsUpgrade(connectionValues)
-        let isChunked = head.headers.contains(name: "transfer-encoding")
-
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 6)
+        identity: Identity? = nil,
+        into buffer: inout ByteBuffer
+    ) -> Encoded {
+        // First pass: the head's size, and the fields that change how the others are treated
+        // (`Connection` may name further hop-by-hop fields anywhere in the head).
+        var size = 0
         var clientHost: String?
         var forwardedFor: [String] = []
+        var upgradeValue: String?
+        var connectionUpgrade = false
+        var connectionNamesFields = false
+        var isChunked = false
+        var hasContentLength = false
         for (name, value) in head.headers {
-            if name.utf8.count == 4, name.lowercased() == "host" {
+            size += ByteWriter.fieldSize(name, value)
+            switch name.utf8.count {
+            case 4 where fieldName(name, is: "host"):
                 clientHost = value
-            } else if name.utf8.count == 15, name.lowercased() == "x-forwarded-for" {
+            case 15 where fieldName(name, is: "x-forwarded-for"):
                 forwardedFor.append(value)
-            } else if name.utf8.count == 6, name.lowercased() == "expect" {
-                // Answered by the gateway (100 Continue); the upstream gets the body directly.
-                continue
-            } else if name.utf8.count == 6, let cookies = runtime.signIn?.cookies, name.lowercased() == "cookie" {
-                // Session and pending-login cookies are the gateway's: never forwarded.
-                if let kept = CookieHeader.removing(cookies.isOurs, from: value) { headers.add(name: name, value: kept) }
-            } else if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
-                headers.add(name: name, value: value)
+            case 10 where fieldName(name, is: "connection"):
+                if fieldName(value, is: "upgrade") {
+                    connectionUpgrade = true
+                } else if !isPlainConnectionValue(value) {
+                    connectionNamesFields = true
+                }
+            case 7 where upgradeValue == nil && fieldName(name, is: "upgrade"): upgradeValue = value
+            case 17 where fieldName(name, is: "transfer-encoding"): isChunked = true
+            case 14 where fieldName(name, is: "content-length"): hasContentLength = true
+            default: break
             }
         }
-        let host = route.config.preserveHost ? (clientHost ?? route.config.upstream.authority) : route.config.upstream.authority
-        headers.replaceOrAdd(name: "Host", value: host)
-        headers.add(name: "X-Forwarded-For", value: HeaderRules.appendingForwardedFor(forwardedFor, peer: peer))
-        headers.add(name: "X-Forwarded-Proto", value: runtime.forwardedProto)
-        if let clientHost { headers.add(name: "X-Forwarded-Host", value: clientHost) }
-        headers.add(name: "X-Forwarded-Port", value: runtime.forwardedPort)
-        if let identity { addIdentityHeaders(identity, names: runtime.config.identityHeaders, to: &headers) }
-        if isUpgrade, let upgradeValue {
-            headers.add(name: "Connection", value: "upgrade")
-            headers.add(name: "Upgrade", value: upgradeValue)
+        var connectionTokens: HeaderNameSet?
+        if connectionNamesFields {
+            let values = head.headers["connection"]
+            connectionTokens = HeaderRules.connectionTokens(values)
+            connectionUpgrade = HeaderRules.connectionRequestsUpgrade(values)
         }
-        if isChunked && !headers.contains(name: "content-length") {
-            // Transfer-Encoding is hop-by-hop, but the body still needs framing on this hop.
-            headers.add(name: "Transfer-Encoding", value: "chunked")
+        let isUpgrade = upgradeValue != nil && connectionUpgrade
+        // TRACE carries no body (RFC 9110 §9.3.8): its framing fields are dropped, as NIO does.
+        let isTrace = head.method == .TRACE
+        let framing: BodyFraming
+        if hasContentLength || isTrace {
+            framing = .plain
+        } else if isChunked || head.method.expectsRequestBody {
+            // Transfer-Encoding is hop-by-hop, but the body still needs framing on this hop;
+            // methods that expect a body get chunked framing even without one, as NIO does.
+            framing = .chunked
+        } else {
+            framing = .plain
         }
 
-        var uri = String(route.upstreamPath(for: path))
-        if let query { uri += "?" + query }
-        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
-        return Built(head: upstreamHead, isUpgrade: isUpgrade)
+        let methodName = head.method.rawValue
+        let base = route.config.upstream.path
+        let rest = route.upstreamRest(for: path)
+        let host = route.config.preserveHost ? (clientHost ?? route.upstreamAuthority) : route.upstreamAuthority
+        let forwarded = forwardedFor.isEmpty ? peer : HeaderRules.appendingForwardedFor(forwardedFor, peer: peer)
+        let identityFields = identity.map { identityHeaders($0, names: runtime.config.identityHeaders) } ?? []
+        size += methodName.utf8.count + base.utf8.count + rest.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 12
+        size += ByteWriter.fieldSize("Host", host) + ByteWriter.fieldSize("X-Forwarded-For", forwarded)
+        size += ByteWriter.fieldSize("X-Forwarded-Proto", runtime.forwardedProto)
+        size += clientHost.map { ByteWriter.fieldSize("X-Forwarded-Host", $0) } ?? 0
+        size += ByteWriter.fieldSize("X-Forwarded-Port", runtime.forwardedPort)
+        for (name, value) in identityFields { size += ByteWriter.fieldSize(name, value) }
+        size += upgradeValue.map { ByteWriter.fieldSize("Upgrade", $0) + 22 } ?? 0
+        size += 30
+
+        // Second pass: write, dropping what must not reach the upstream.
+        let ourCookies = runtime.signIn?.cookies
+        buffer.writeBytes(capacity: size) { out in
+            out.appendText(methodName)
+            out.append(byte: UInt8(ascii: " "))
+            out.appendText(base)
+            out.appendText(rest)
+            if let query {
+                out.append(byte: UInt8(ascii: "?"))
+                out.appendText(query)
+            }
+            out.append(" HTTP/1.1\r\n")
+            for (name, value) in head.headers {
+                switch name.utf8.count {
+                case 4 where fieldName(name, is: "host"), 15 where fieldName(name, is: "x-forwarded-for"):
+                    continue
+                case 6 where fieldName(name, is: "expect"):
+                    // Answered by the gateway (100 Continue); the upstream gets the body directly.
+                    continue
+                case 6 where ourCookies != nil && fieldName(name, is: "cookie"):
+                    // Session and pending-login cookies are the gateway's: never forwarded.
+                    if let kept = CookieHeader.removing(ourCookies!.isOurs, from: value) { out.appendField(name, kept) }
+                    continue
+                case 14 where isTrace && fieldName(name, is: "content-length"):
+                    continue
+                default:
+                    break
+                }
+                if !runtime.headerRules.stripsFromRequest(name, connectionTokens: connectionTokens) {
+                    out.appendField(name, value)
+                }
+            }
+            out.appendField("Host", host)
+            out.appendField("X-Forwarded-For", forwarded)
+            out.appendField("X-Forwarded-Proto", runtime.forwardedProto)
+            if let clientHost { out.appendField("X-Forwarded-Host", clientHost) }
+            out.appendField("X-Forwarded-Port", runtime.forwardedPort)
+            for (name, value) in identityFields { out.appendField(name, value) }
+            if isUpgrade, let upgradeValue {
+                out.appendField("Connection", "upgrade")
+                out.appendField("Upgrade", upgradeValue)
+            }
+            if case .chunked = framing { out.appendField("Transfer-Encoding", "chunked") }
+            out.append("\r\n")
+        }
+        return Encoded(head: buffer, isUpgrade: isUpgrade, framing: framing)
     }
 
     /// The signed-in user's identity, under the configured header names. Values were checked
     /// for control characters when the identity was built; lists are comma-separated.
-    static func addIdentityHeaders(_ identity: Identity, names: IdentityHeaderNames, to headers: inout HTTPHeaders) {
-        headers.add(name: names.user, value: identity.username)
-        if let email = identity.email { headers.add(name: names.email, value: email) }
-        if let name = identity.displayName { headers.add(name: names.name, value: name) }
-        if !identity.roles.isEmpty { headers.add(name: names.roles, value: identity.roles.joined(separator: ",")) }
-        if !identity.groups.isEmpty { headers.add(name: names.groups, value: identity.groups.joined(separator: ",")) }
-        headers.add(name: names.authMethod, value: identity.method.rawValue)
+    static func identityHeaders(_ identity: Identity, names: IdentityHeaderNames) -> [(String, String)] {
+        var fields = [(names.user, identity.username)]
+        if let email = identity.email { fields.append((names.email, email)) }
+        if let name = identity.displayName { fields.append((names.name, name)) }
+        if !identity.roles.isEmpty { fields.append((names.roles, identity.roles.joined(separator: ","))) }
+        if !identity.groups.isEmpty { fields.append((names.groups, identity.groups.joined(separator: ","))) }
+        fields.append((names.authMethod, identity.method.rawValue))
+        return fields
     }
 
-    /// The response head passed to the client: hop-by-hop fields (and those the upstream's
-    /// `Connection` lists) removed; the client connection's own persistence decided here.
-    static func clientResponseHead(
-        from head: HTTPResponseHead,
+    /// What writing the client's response head decided.
+    struct ResponseFraming {
+        var framing: BodyFraming
+        /// Whether the client connection can stay open after this response.
+        var keepAlive: Bool
+    }
+
+    /// Writes the response head passed to the client: hop-by-hop fields (and those the
+    /// upstream's `Connection` lists) removed, the body framed for the client's HTTP version,
+    /// and the client connection's own persistence decided here.
+    static func encodeResponseHead(
+        from head: UpstreamResponseHead,
         runtime: GatewayRuntime,
+        requestMethod: HTTPMethod,
         clientVersion: HTTPVersion,
         keepAlive: Bool,
-        isUpgrade: Bool
-    ) -> HTTPResponseHead {
-        let connectionValues = head.headers["connection"]
-        let tokens = connectionValues.isEmpty ? nil : HeaderRules.connectionTokens(connectionValues)
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 1)
-        for (name, value) in head.headers {
-            if isUpgrade, name.lowercased() == "upgrade" || name.lowercased() == "connection" {
-                headers.add(name: name, value: value)
-            } else if !runtime.headerRules.stripsFromResponse(name, connectionTokens: tokens) {
-                headers.add(name: name, value: value)
+        isUpgrade: Bool,
+        into buffer: inout ByteBuffer
+    ) -> ResponseFraming {
+        // Names the upstream's `Connection` lists besides the usual ones (rare): hop-by-hop too.
+        let tokens = head.connectionNamesFields ? HeaderRules.connectionTokens(head.values(of: "connection")) : nil
+        // Informational, 204 and 304 answers and answers to CONNECT have no body and no
+        // framing fields (RFC 9112 §6.3), as NIO's encoder has it.
+        let bodyless = !head.status.mayHaveResponseBody || requestMethod == .CONNECT
+        var keepAlive = keepAlive
+        // An HTTP/1.0 client learns where a body without Content-Length ends only by the close.
+        if clientVersion.minor == 0 && !head.hasContentLength && !bodyless { keepAlive = false }
+        var framing: BodyFraming
+        var addChunked = false
+        if bodyless || head.hasContentLength {
+            framing = .plain
+        } else if clientVersion.minor >= 1 {
+            addChunked = true
+            framing = .chunked
+        } else {
+            framing = .untilClose
+        }
+        // A HEAD answer describes a body it does not carry.
+        if requestMethod == .HEAD { framing = .plain }
+
+        let size = ByteWriter.statusLineSize(head.status) + head.bytes.readableBytes + 2 * head.fields.count + 64
+        buffer.writeBytes(capacity: size) { out in
+            out.appendStatusLine(version: clientVersion, status: head.status)
+            head.bytes.withUnsafeReadableBytes { raw in
+                if tokens == nil && head.canCopyLines {
+                    // The usual case: runs of kept lines are copied as they arrived.
+                    var runStart = -1
+                    for field in head.fields {
+                        if Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade) {
+                            if runStart < 0 { runStart = field.nameStart }
+                        } else if runStart >= 0 {
+                            out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[runStart..<field.nameStart]))
+                            runStart = -1
+                        }
+                    }
+                    if runStart >= 0, let last = head.fields.last {
+                        out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[runStart..<last.lineEnd]))
+                    }
+                    return
+                }
+                for field in head.fields {
+                    var keep = Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade)
+                    if keep, field.kind == .regular, let tokens {
+                        let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)])
+                        keep = !tokens.contains(bytes: name.assumingMemoryBound(to: UInt8.self))
+                    }
+                    guard keep else { continue }
+                    out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)]))
+                    out.append(": ")
+                    out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueCount)]))
+                    out.append("\r\n")
+                }
             }
-        }
-        if head.headers.contains(name: "transfer-encoding") && !headers.contains(name: "content-length") {
-            headers.add(name: "Transfer-Encoding", value: "chunked")
-        }
-        if !isUpgrade {
-            if !keepAlive {
-                headers.add(name: "Connection", value: "close")
-            } else if clientVersion.minor == 0 {
-                headers.add(name: "Connection", value: "keep-alive")
+            if addChunked { out.appendField("Transfer-Encoding", "chunked") }
+            if !isUpgrade {
+                if !keepAlive {
+                    out.appendField("Connection", "close")
+                } else if clientVersion.minor == 0 {
+                    out.appendField("Connection", "keep-alive")
+                }
             }
+            out.append("\r\n")
         }
-        return HTTPResponseHead(version: clientVersion, status: head.status, headers: headers)
+        return ResponseFraming(framing: framing, keepAlive: keepAlive)
+    }
+}
+
+extension UpstreamRequest {
+    /// Whether a response field of this kind reaches the client.
+    @inline(__always)
+    static func passesOn(_ kind: UpstreamResponseHead.Kind, bodyless: Bool, isUpgrade: Bool) -> Bool {
+        switch kind {
+        case .regular: true
+        case .hopByHop, .transferEncoding: false
+        case .connection, .upgrade: isUpgrade
+        case .contentLength: !bodyless
+        }
+    }
+}
+
+extension UpstreamResponseHead {
+    /// The values of the fields named `lowercase`, as strings (for the rare paths that need them).
+    func values(of lowercase: StaticString) -> [String] {
+        fields.filter { bytes.fieldName($0, is: lowercase) }.map { $0.value(in: bytes) }
+    }
+}
+
+extension HTTPMethod {
+    /// The methods NIO's encoder always frames a body for (POST, PUT, PATCH).
+    var expectsRequestBody: Bool {
+        switch self {
+        case .POST, .PUT, .PATCH: true
+        default: false
+        }
     }
 }

@@ -5,7 +5,7 @@ public enum HeaderName {
         !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
     }
 
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    public static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -33,8 +33,9 @@ public enum HeaderName {
 /// A set of header names compared in `HeaderName.normalized` form without allocating, for the
 /// per-request strip check (a handful of names, looked up for every header of every request).
 public struct HeaderNameSet: Sendable {
-    /// Normalized names bucketed by length: most header names miss on length alone.
-    private var buckets: [Int: [[UInt8]]] = [:]
+    /// Normalized names bucketed by length (the array index): most header names miss on
+    /// length alone, and indexing an array is cheaper than hashing the length.
+    private var buckets: [[[UInt8]]] = []
 
     public init<S: Sequence>(_ names: S) where S.Element == String {
         for name in names { insert(name) }
@@ -42,8 +43,14 @@ public struct HeaderNameSet: Sendable {
 
     public mutating func insert(_ name: String) {
         let bytes = name.utf8.map(HeaderName.fold)
-        if buckets[bytes.count]?.contains(bytes) == true { return }
-        buckets[bytes.count, default: []].append(bytes)
+        if buckets.count <= bytes.count { buckets += Array(repeating: [], count: bytes.count + 1 - buckets.count) }
+        if buckets[bytes.count].contains(bytes) { return }
+        buckets[bytes.count].append(bytes)
+    }
+
+    /// Whether a name of `length` bytes could be in the set: a cheap first test.
+    public func mayContain(length: Int) -> Bool {
+        length < buckets.count && !buckets[length].isEmpty
     }
 
     public func contains(_ name: String) -> Bool {
@@ -52,7 +59,8 @@ public struct HeaderNameSet: Sendable {
     }
 
     public func contains(bytes name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let candidates = buckets[name.count] else { return false }
+        guard name.count < buckets.count else { return false }
+        let candidates = buckets[name.count]
         outer: for candidate in candidates {
             for index in 0..<name.count where HeaderName.fold(name[index]) != candidate[index] {
                 continue outer

@@ -25,6 +25,9 @@ public struct HeaderRules: Sendable {
     /// Whether a client request header must be dropped before forwarding. `connectionTokens`
     /// are the lowercased names the request's `Connection` header listed.
     public func stripsFromRequest(_ name: String, connectionTokens: HeaderNameSet?) -> Bool {
+        // Most names miss every set on length alone.
+        let length = name.utf8.count
+        guard clientForbidden.mayContain(length: length) || mayBeHopByHop(length: length, connectionTokens) else { return false }
         var name = name
         return name.withUTF8 { bytes in
             clientForbidden.contains(bytes: bytes) || isHopByHop(bytes: bytes, connectionTokens: connectionTokens)
@@ -33,8 +36,13 @@ public struct HeaderRules: Sendable {
 
     /// Whether an upstream response header must be dropped before it reaches the client.
     public func stripsFromResponse(_ name: String, connectionTokens: HeaderNameSet?) -> Bool {
+        guard mayBeHopByHop(length: name.utf8.count, connectionTokens) else { return false }
         var name = name
         return name.withUTF8 { isHopByHop(bytes: $0, connectionTokens: connectionTokens) }
+    }
+
+    private func mayBeHopByHop(length: Int, _ connectionTokens: HeaderNameSet?) -> Bool {
+        hopByHopSet.mayContain(length: length) || (connectionTokens?.mayContain(length: length) ?? false)
     }
 
     public func isHopByHop(bytes: UnsafeBufferPointer<UInt8>, connectionTokens: HeaderNameSet?) -> Bool {

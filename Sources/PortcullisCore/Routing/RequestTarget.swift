@@ -12,9 +12,10 @@ public struct RequestTarget: Sendable, Equatable {
     /// Splits and validates `uri`; nil with a reason when it must be refused (400).
     public static func parse(_ uri: String) -> Result<RequestTarget, Rejection> {
         let path: Substring, query: Substring?
-        if let mark = uri.firstIndex(of: "?") {
+        // Searched as bytes: `?` is ASCII, so its UTF-8 index is a valid split point.
+        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = uri[..<mark]
-            query = uri[uri.index(after: mark)...]
+            query = uri[uri.utf8.index(after: mark)...]
         } else {
             path = Substring(uri)
             query = nil
@@ -28,7 +29,12 @@ public struct RequestTarget: Sendable, Equatable {
 
     /// Why `path` is unsafe to route, or nil when it is a plain absolute path.
     public static func validate<S: StringProtocol>(_ path: S) -> String? {
-        let bytes = Array(path.utf8)
+        // Checked in place where the string's bytes are contiguous (the per-request case).
+        if let reason = path.utf8.withContiguousStorageIfAvailable(validate(bytes:)) { return reason }
+        return Array(path.utf8).withUnsafeBufferPointer(validate(bytes:))
+    }
+
+    private static func validate(bytes: UnsafeBufferPointer<UInt8>) -> String? {
         guard bytes.first == UInt8(ascii: "/") else { return "the path must start with \"/\"" }
         var segmentStart = 1
         var index = 0
@@ -56,7 +62,7 @@ public struct RequestTarget: Sendable, Equatable {
     }
 
     /// `.` or `..`, in any mix of literal and `%2e` forms.
-    static func isDotSegment(_ segment: ArraySlice<UInt8>) -> Bool {
+    static func isDotSegment<Bytes: Collection<UInt8>>(_ segment: Bytes) -> Bool where Bytes.Index == Int {
         var dots = 0
         var index = segment.startIndex
         while index < segment.endIndex {

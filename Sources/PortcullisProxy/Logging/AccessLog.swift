@@ -9,7 +9,9 @@ import PortcullisCore
 /// The line is rendered directly in a fixed field order into the same sink and format
 /// (text or JSON lines) as the swift-log handler, rather than through `Logger` metadata:
 /// building, merging and sorting a metadata dictionary per request cost about 10 µs, more
-/// than the rest of the proxying work (see bench/README.md).
+/// than the rest of the proxying work (see bench/README.md). It is rendered as bytes into a
+/// per-connection scratch buffer, so a line costs no allocation and the sink's lock is held
+/// only for the copy.
 struct AccessLog: Sendable {
     let format: LineLogHandler.Format
     let sink: LineSink
@@ -21,42 +23,110 @@ struct AccessLog: Sendable {
         var status: UInt
         var peer: String
         var started: NIODeadline
-        var upstreamMillis: Double?
+        var upstreamTime: TimeAmount?
         var bytesIn: Int
         var bytesOut: Int
-        var outcome: String
+        var outcome: StaticString
     }
 
-    func record(_ entry: Entry) {
-        let total = Double((NIODeadline.now() - entry.started).nanoseconds) / 1_000_000
-        var line = ""
-        line.reserveCapacity(200 + entry.path.utf8.count)
-        switch format {
-        case .json:
-            line += "{\"ts\":\"\(LogTimestamp.now())\",\"level\":\"info\",\"logger\":\"portcullis.access\",\"msg\":\"access\""
-            line += ",\"method\":\"\(JSONText.escaped(entry.method.rawValue))\",\"path\":\"\(JSONText.escaped(String(entry.path)))\""
-            if let route = entry.route { line += ",\"route\":\"\(JSONText.escaped(route))\"" }
-            line += ",\"status\":\(entry.status),\"client\":\"\(entry.peer)\",\"ms\":\(Self.millis(total))"
-            if let upstream = entry.upstreamMillis { line += ",\"upstreamMs\":\(Self.millis(upstream))" }
-            line += ",\"bytesIn\":\(entry.bytesIn),\"bytesOut\":\(entry.bytesOut),\"outcome\":\"\(entry.outcome)\"}\n"
-        case .text:
-            line += "\(LogTimestamp.now()) INFO portcullis.access: \(entry.method.rawValue) \(Self.printable(entry.path))"
-            line += " route=\(entry.route ?? "-") status=\(entry.status) client=\(entry.peer) ms=\(Self.millis(total))"
-            if let upstream = entry.upstreamMillis { line += " upstreamMs=\(Self.millis(upstream))" }
-            line += " bytesIn=\(entry.bytesIn) bytesOut=\(entry.bytesOut) outcome=\(entry.outcome)\n"
+    /// Where a connection renders its lines; reused for every request on it.
+    struct Scratch {
+        var line = ByteBuffer()
+        var timestamp = LogTimestamp.Cache()
+    }
+
+    func record(_ entry: Entry, in scratch: inout Scratch, now: NIODeadline = .now()) {
+        let total = now - entry.started
+        let method = entry.method.rawValue
+        let route = entry.route ?? "-"
+        let pathIsPlain = Self.isPlain(entry.path, json: format == .json)
+        let routeIsPlain = format == .text || Self.isPlain(Substring(route), json: true)
+        // Fields that need escaping (rare) are escaped into strings first; the rest is copied.
+        let path = pathIsPlain ? entry.path : Substring(JSONText.escaped(String(entry.path)))
+        let routeText = routeIsPlain ? route : JSONText.escaped(route)
+        let size =
+            LogTimestamp.size + 400 + method.utf8.count + path.utf8.count + routeText.utf8.count + entry.peer.utf8.count
+            + entry.outcome.utf8CodeUnitCount
+        scratch.line.clear()
+        var cache = scratch.timestamp
+        scratch.line.writeBytes(capacity: size) { line in
+            switch format {
+            case .json:
+                line.append("{\"ts\":\"")
+                LogTimestamp.append(to: &line, cache: &cache)
+                line.append("\",\"level\":\"info\",\"logger\":\"portcullis.access\",\"msg\":\"access\",\"method\":\"")
+                line.appendText(method)
+                line.append("\",\"path\":\"")
+                line.appendText(path)
+                if entry.route != nil {
+                    line.append("\",\"route\":\"")
+                    line.appendText(routeText)
+                }
+                line.append("\",\"status\":")
+                line.appendDecimal(Int(entry.status))
+                line.append(",\"client\":\"")
+                line.appendText(entry.peer)
+                line.append("\",\"ms\":")
+                line.appendMillis(total)
+                if let upstream = entry.upstreamTime {
+                    line.append(",\"upstreamMs\":")
+                    line.appendMillis(upstream)
+                }
+                line.append(",\"bytesIn\":")
+                line.appendDecimal(entry.bytesIn)
+                line.append(",\"bytesOut\":")
+                line.appendDecimal(entry.bytesOut)
+                line.append(",\"outcome\":\"")
+                line.append(entry.outcome)
+                line.append("\"}\n")
+            case .text:
+                LogTimestamp.append(to: &line, cache: &cache)
+                line.append(" INFO portcullis.access: ")
+                line.appendText(method)
+                line.append(byte: UInt8(ascii: " "))
+                line.appendText(path)
+                line.append(" route=")
+                line.appendText(routeText)
+                line.append(" status=")
+                line.appendDecimal(Int(entry.status))
+                line.append(" client=")
+                line.appendText(entry.peer)
+                line.append(" ms=")
+                line.appendMillis(total)
+                if let upstream = entry.upstreamTime {
+                    line.append(" upstreamMs=")
+                    line.appendMillis(upstream)
+                }
+                line.append(" bytesIn=")
+                line.appendDecimal(entry.bytesIn)
+                line.append(" bytesOut=")
+                line.appendDecimal(entry.bytesOut)
+                line.append(" outcome=")
+                line.append(entry.outcome)
+                line.append(byte: UInt8(ascii: "\n"))
+            }
         }
-        sink.write(line)
+        scratch.timestamp = cache
+        sink.write(bytes: scratch.line)
     }
 
-    /// The path as sent, which the request-target check has already limited to visible
-    /// ASCII; anything else is shown escaped so a line can never be split or forged.
-    static func printable(_ path: Substring) -> String {
-        if path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) { return String(path) }
-        return JSONText.escaped(String(path))
+    /// Whether `text` can be written as it is. In text lines the path as sent, which the
+    /// request-target check has already limited to visible ASCII, is shown as is; anything
+    /// else is shown escaped so a line can never be split or forged. In JSON, anything that
+    /// needs no escaping.
+    static func isPlain(_ text: Substring, json: Bool) -> Bool {
+        json
+            ? text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+            : text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
+}
 
-    static func millis(_ value: Double) -> String {
-        let scaled = Int((value * 10).rounded())
-        return "\(scaled / 10).\(scaled % 10)"
+extension ByteWriter {
+    /// Milliseconds with one decimal, rounded half up.
+    mutating func appendMillis(_ time: TimeAmount) {
+        let tenths = max(0, Int((time.nanoseconds + 50_000) / 100_000))
+        appendDecimal(tenths / 10)
+        append(byte: UInt8(ascii: "."))
+        appendDecimal(tenths % 10)
     }
 }

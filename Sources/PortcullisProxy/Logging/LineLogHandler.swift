@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 import PortcullisCore
 
@@ -93,6 +94,17 @@ public final class LineSink: Sendable {
             return bytes.count >= flushThreshold
         }
         if full || urgent { flush() }
+    }
+
+    /// Appends an already rendered line (the access log's per-request path: no string).
+    func write(bytes line: ByteBuffer) {
+        let full = line.withUnsafeReadableBytes { raw in
+            buffer.withLockedValue { bytes -> Bool in
+                bytes.append(contentsOf: raw)
+                return bytes.count >= flushThreshold
+            }
+        }
+        if full { flush() }
     }
 
     public func flush() {

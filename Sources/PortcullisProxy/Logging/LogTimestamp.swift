@@ -27,4 +27,41 @@ enum LogTimestamp {
     }
 
     private static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+    /// Appends the same timestamp as `now()` as bytes (at most `size`), with the per-second
+    /// part cached by the caller (one cache per connection: no lock, no string).
+    static func append(to line: inout ByteWriter, cache: inout Cache) {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        if cache.second != time.tv_sec {
+            var parts = tm()
+            var seconds = time.tv_sec
+            gmtime_r(&seconds, &parts)
+            var prefix: [UInt8] = []
+            prefix.reserveCapacity(19)
+            for (value, width, separator) in [
+                (Int(parts.tm_year) + 1900, 4, "-"), (Int(parts.tm_mon) + 1, 2, "-"), (Int(parts.tm_mday), 2, "T"),
+                (Int(parts.tm_hour), 2, ":"), (Int(parts.tm_min), 2, ":"), (Int(parts.tm_sec), 2, ""),
+            ] as [(Int, Int, String)] {
+                let digits = String(value)
+                prefix.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - digits.utf8.count)))
+                prefix.append(contentsOf: digits.utf8)
+                prefix.append(contentsOf: separator.utf8)
+            }
+            cache = Cache(second: time.tv_sec, prefix: prefix)
+        }
+        cache.prefix.withUnsafeBytes { line.append(bytes: $0) }
+        line.append(byte: UInt8(ascii: "."))
+        line.appendDecimal(Int(time.tv_nsec / 1_000_000), width: 3)
+        line.append(byte: UInt8(ascii: "Z"))
+    }
+
+    /// The most `append(to:cache:)` writes.
+    static let size = 24
+
+    /// The rendered `YYYY-MM-DDTHH:MM:SS` of one second.
+    struct Cache {
+        var second = -1
+        var prefix: [UInt8] = []
+    }
 }

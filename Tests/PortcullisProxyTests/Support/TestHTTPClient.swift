@@ -122,9 +122,19 @@ final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
 
     init(keepBody: Bool) { self.keepBody = keepBody }
 
+    /// Set once the connection is gone: a response expected after that fails at once
+    /// instead of leaving its promise unfulfilled.
+    private var closed = false
+
     func expectResponse(on loop: EventLoop) -> EventLoopFuture<TestResponse> {
         let promise = loop.makePromise(of: TestResponse.self)
         loop.execute {
+            self.promise?.fail(ChannelError.inappropriateOperationForState)
+            if self.closed {
+                promise.fail(ChannelError.ioOnClosedChannel)
+                self.promise = nil
+                return
+            }
             self.promise = promise
             self.head = nil
             self.body = ByteBuffer()
@@ -140,12 +150,17 @@ final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
             bodyBytes += buffer.readableBytes
             if keepBody { body.writeBuffer(&buffer) }
         case .end:
-            if let head { promise?.succeed(TestResponse(head: head, body: body, bodyBytes: bodyBytes)) }
+            if let head {
+                promise?.succeed(TestResponse(head: head, body: body, bodyBytes: bodyBytes))
+            } else {
+                promise?.fail(ChannelError.inappropriateOperationForState)
+            }
             promise = nil
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         promise?.fail(ChannelError.ioOnClosedChannel)
         promise = nil
     }
