@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOHTTP1
 import PortcullisAuth
 import PortcullisPostgres
 import PortcullisSessions
@@ -41,10 +42,11 @@ struct SharedSessionStoreTests {
             postgres.stop()
         }
 
-        func getB(_ uri: String, cookies: [String: String]) async throws -> TestResponse {
+        func getB(_ uri: String, cookies: [String: String], method: HTTPMethod = .GET, body: String? = nil) async throws -> TestResponse {
             let client = try await TestHTTPClient.connect(port: bPort)
             defer { Task { await client.close() } }
-            return try await client.send(uri, headers: [("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))])
+            return try await client.send(
+                uri, method: method, headers: [("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))], body: body)
         }
     }
 
@@ -64,7 +66,12 @@ struct SharedSessionStoreTests {
         defer { Task { await pair.stop() } }
         let (_, cookies) = try await pair.a.signIn("alice")
         #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
-        // B has never seen this session: its cache misses and the store answers.
+        // B has never seen this session: its cache misses and the store answers, while the
+        // request's body waits and then goes upstream whole.
+        let body = String(repeating: "form=data&", count: 2000)
+        let posted = try await pair.getB("/app/form", cookies: cookies, method: .POST, body: body)
+        #expect(posted.status == 200)
+        #expect(posted.text.contains("\"bodyBytes\":\(body.utf8.count)"))
         let throughB = try await pair.getB("/app/x", cookies: cookies)
         #expect(throughB.status == 200)
         #expect(try throughB.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
