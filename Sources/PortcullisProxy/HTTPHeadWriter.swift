@@ -62,20 +62,23 @@ struct ByteWriter {
         append("\r\n")
     }
 
-    /// A non-negative integer in decimal, zero-padded to at least `width` digits.
+    /// A non-negative integer in decimal, zero-padded to at least `width` (at most 20) digits.
     mutating func appendDecimal(_ value: Int, width: Int = 1) {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        let length = max(digits, width)
-        let start = reserve(length)
-        var remaining = value
-        for position in stride(from: length - 1, through: 0, by: -1) {
-            start.storeBytes(of: UInt8(ascii: "0") + UInt8(remaining % 10), toByteOffset: position, as: UInt8.self)
-            remaining /= 10
+        // Digits are produced last first into a small stack buffer, then copied.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var remaining = max(0, value)
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            } while remaining > 0
+            while buffer.count - start < min(width, buffer.count) {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0")
+            }
+            append(bytes: UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 

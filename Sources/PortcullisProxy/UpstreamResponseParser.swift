@@ -446,9 +446,16 @@ struct UpstreamResponseHead {
         case 10 where fieldName(name, is: "connection"): return .connection
         case 7 where fieldName(name, is: "upgrade"): return .upgrade
         default:
+            // Only names as long as a hop-by-hop one (te, trailer, keep-alive, proxy-connection,
+            // proxy-authenticate, proxy-authorization) can be one.
+            guard name.count < 32, (Self.hopByHopLengths >> UInt32(name.count)) & 1 == 1 else { return .regular }
             return hopByHop.isHopByHop(bytes: name.assumingMemoryBound(to: UInt8.self), connectionTokens: nil) ? .hopByHop : .regular
         }
     }
+
+    /// The lengths of the fixed hop-by-hop names (`HeaderRules.hopByHop`: 2, 7, 10, 16-19), as
+    /// bits; a test checks it against the set.
+    static let hopByHopLengths: UInt32 = 0xF_0484
 
     /// Whether `raw[from..<to]` holds a control character other than a tab (or DEL), tested
     /// eight bytes at a time: values are most of a head's bytes.

@@ -79,6 +79,11 @@ struct UpstreamResponseParserTests {
         return whole
     }
 
+    @Test("the hop-by-hop name lengths agree with HeaderRules")
+    func hopByHopLengths() {
+        #expect(UpstreamResponseHead.hopByHopLengths == HeaderRules.hopByHop.reduce(0) { $0 | 1 << UInt32($1.utf8.count) })
+    }
+
     @Test("the token table agrees with HeaderName")
     func tokenTable() {
         for byte in 0...255 {

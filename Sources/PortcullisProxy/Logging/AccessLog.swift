@@ -48,12 +48,12 @@ struct AccessLog: Sendable {
             LogTimestamp.size + 400 + method.utf8.count + path.utf8.count + routeText.utf8.count + entry.peer.utf8.count
             + entry.outcome.utf8CodeUnitCount
         scratch.line.clear()
-        var cache = scratch.timestamp
+        let (prefix, millis) = LogTimestamp.current(cache: &scratch.timestamp)
         scratch.line.writeBytes(capacity: size) { line in
             switch format {
             case .json:
                 line.append("{\"ts\":\"")
-                LogTimestamp.append(to: &line, cache: &cache)
+                LogTimestamp.append(prefix: prefix, millis: millis, to: &line)
                 line.append("\",\"level\":\"info\",\"logger\":\"portcullis.access\",\"msg\":\"access\",\"method\":\"")
                 line.appendText(method)
                 line.append("\",\"path\":\"")
@@ -80,7 +80,7 @@ struct AccessLog: Sendable {
                 line.append(entry.outcome)
                 line.append("\"}\n")
             case .text:
-                LogTimestamp.append(to: &line, cache: &cache)
+                LogTimestamp.append(prefix: prefix, millis: millis, to: &line)
                 line.append(" INFO portcullis.access: ")
                 line.appendText(method)
                 line.append(byte: UInt8(ascii: " "))
@@ -106,7 +106,6 @@ struct AccessLog: Sendable {
                 line.append(byte: UInt8(ascii: "\n"))
             }
         }
-        scratch.timestamp = cache
         sink.write(bytes: scratch.line)
     }
 

@@ -28,9 +28,10 @@ enum LogTimestamp {
 
     private static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-    /// Appends the same timestamp as `now()` as bytes (at most `size`), with the per-second
-    /// part cached by the caller (one cache per connection: no lock, no string).
-    static func append(to line: inout ByteWriter, cache: inout Cache) {
+    /// The same timestamp as `now()` in two parts: the `YYYY-MM-DDTHH:MM:SS` prefix, cached
+    /// by the caller per second (one cache per connection: no lock, no string), and the
+    /// milliseconds.
+    static func current(cache: inout Cache) -> (prefix: [UInt8], millis: Int) {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         if cache.second != time.tv_sec {
@@ -50,13 +51,18 @@ enum LogTimestamp {
             }
             cache = Cache(second: time.tv_sec, prefix: prefix)
         }
-        cache.prefix.withUnsafeBytes { line.append(bytes: $0) }
+        return (cache.prefix, Int(time.tv_nsec / 1_000_000))
+    }
+
+    /// Appends a timestamp from `current(cache:)`.
+    static func append(prefix: [UInt8], millis: Int, to line: inout ByteWriter) {
+        prefix.withUnsafeBytes { line.append(bytes: $0) }
         line.append(byte: UInt8(ascii: "."))
-        line.appendDecimal(Int(time.tv_nsec / 1_000_000), width: 3)
+        line.appendDecimal(millis, width: 3)
         line.append(byte: UInt8(ascii: "Z"))
     }
 
-    /// The most `append(to:cache:)` writes.
+    /// The most `append(prefix:millis:to:)` writes.
     static let size = 24
 
     /// The rendered `YYYY-MM-DDTHH:MM:SS` of one second.
