@@ -118,27 +118,30 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
-    /// Counts the live sessions ended (expired rows awaiting the sweeper go too, uncounted).
     @discardableResult
     public func deleteAll(username: String) async throws -> Int {
-        let notice = notice(.user(username))
-        return try await perform("delete") { client in
-            try await client.query(
-                """
-                WITH gone AS (DELETE FROM portcullis_sessions WHERE username = \(username) RETURNING expires_at)
-                SELECT count(*) FILTER (WHERE expires_at > now()), pg_notify('portcullis_sessions', \(notice)) FROM gone
-                """
-            ).firstValue(Int64.self).map(Int.init) ?? 0
-        }
+        try await deleteAll(where: .username, is: username, announcing: .user(username))
     }
 
     @discardableResult
     public func deleteAll(providerSessionID: String) async throws -> Int {
-        let notice = notice(.providerSession(providerSessionID))
+        try await deleteAll(where: .sid, is: providerSessionID, announcing: .providerSession(providerSessionID))
+    }
+
+    /// The indexed columns sessions are ended by; fixed names, so safe to splice into SQL.
+    enum SessionColumn: String {
+        case username, sid
+    }
+
+    /// Deletes every row whose `column` is `value` and announces `eviction`, in one
+    /// statement. Counts the live sessions ended (expired rows awaiting the sweeper go too,
+    /// uncounted).
+    private func deleteAll(where column: SessionColumn, is value: String, announcing eviction: SessionEviction) async throws -> Int {
+        let notice = notice(eviction)
         return try await perform("delete") { client in
             try await client.query(
                 """
-                WITH gone AS (DELETE FROM portcullis_sessions WHERE sid = \(providerSessionID) RETURNING expires_at)
+                WITH gone AS (DELETE FROM portcullis_sessions WHERE \(unescaped: column.rawValue) = \(value) RETURNING expires_at)
                 SELECT count(*) FILTER (WHERE expires_at > now()), pg_notify('portcullis_sessions', \(notice)) FROM gone
                 """
             ).firstValue(Int64.self).map(Int.init) ?? 0

@@ -4,6 +4,16 @@ enum CookieHeader {
     /// skipped; values are not decoded (ours are base64url).
     static func pairs<S: Sequence>(_ values: S) -> [(name: Substring, value: Substring)] where S.Element == String {
         var result: [(Substring, Substring)] = []
+        forEachPair(values) { name, value in
+            result.append((name, value))
+            return true
+        }
+        return result
+    }
+
+    /// Visits the `name=value` pairs in order until `body` returns false. Builds no array,
+    /// for the per-request session check.
+    static func forEachPair<S: Sequence>(_ values: S, _ body: (Substring, Substring) -> Bool) where S.Element == String {
         for header in values {
             for part in header.split(separator: ";") {
                 let trimmed = part.drop(while: { $0 == " " || $0 == "\t" })
@@ -11,10 +21,9 @@ enum CookieHeader {
                 var value = trimmed[trimmed.index(after: equals)...]
                 while value.last == " " || value.last == "\t" { value = value.dropLast() }
                 if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-                result.append((trimmed[..<equals], value))
+                guard body(trimmed[..<equals], value) else { return }
             }
         }
-        return result
     }
 
     /// A `Cookie` header value without the gateway's own cookies, or nil when nothing is

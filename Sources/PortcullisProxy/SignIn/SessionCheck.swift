@@ -31,11 +31,17 @@ extension SignInService {
     /// The hot path: synchronous on the event loop for a cache hit (the common case), one
     /// lock and one dictionary lookup after opening the cookie.
     func checkSession(cookieHeaders: [String], on eventLoop: EventLoop) -> SessionCheck {
-        let ids = sessionIDs(cookieHeaders: cookieHeaders)
-        guard !ids.isEmpty else { return .anonymous }
+        guard !cookieHeaders.isEmpty else { return .anonymous }
         let time = now()
-        for id in ids {
-            guard let hit = sessions.cache.lookup(id: id, now: time) else { continue }
+        var hit: SessionCache.Hit?
+        // Ids the cache does not hold; allocated only on a miss (an empty array is free).
+        var missed: [SessionID] = []
+        forEachSessionID(cookieHeaders) { id in
+            hit = sessions.cache.lookup(id: id, now: time)
+            if hit == nil { missed.append(id) }
+            return hit == nil
+        }
+        if let hit {
             if hit.touched { sessions.touched(hit.session, now: time) }
             guard revalidationDue(hit.session, now: time) else {
                 revalidateEarlyIfNear(hit.session, now: time)
@@ -44,7 +50,8 @@ extension SignInService {
             let session = hit.session
             return .pending(eventLoop.makeFutureWithTask { await self.revalidate(session) })
         }
-        guard sessions.sharedStore != nil else { return .anonymous }
+        guard !missed.isEmpty, sessions.sharedStore != nil else { return .anonymous }
+        let ids = missed
         return .pending(eventLoop.makeFutureWithTask { await self.load(ids) })
     }
 

@@ -99,12 +99,22 @@ public final class SignInService: Sendable {
     /// The session ids a request's cookies carry (normally one). Any cookie that does not
     /// open (tampered, truncated, foreign key, garbage) is simply not one.
     func sessionIDs(cookieHeaders: [String]) -> [SessionID] {
-        guard !cookieHeaders.isEmpty else { return [] }
         var ids: [SessionID] = []
-        for (name, value) in CookieHeader.pairs(cookieHeaders) where name == cookies.sessionName {
-            if let bytes = keyRing.open(value, context: Self.sessionSealContext), let id = SessionID(bytes: bytes) { ids.append(id) }
+        forEachSessionID(cookieHeaders) { id in
+            ids.append(id)
+            return true
         }
         return ids
+    }
+
+    /// Visits the session ids the cookies carry until `body` returns false.
+    func forEachSessionID(_ cookieHeaders: [String], _ body: (SessionID) -> Bool) {
+        CookieHeader.forEachPair(cookieHeaders) { name, value in
+            guard name == cookies.sessionName, let bytes = keyRing.open(value, context: Self.sessionSealContext),
+                let id = SessionID(bytes: bytes)
+            else { return true }
+            return body(id)
+        }
     }
 
     static let sessionSealContext = "portcullis session"
@@ -380,14 +390,13 @@ public final class SignInService: Sendable {
         return done
     }
 
-    /// `iss` against the discovery issuer, whose `{tenantid}` (multi-tenant) stands for one
-    /// path segment.
+    /// `iss` against the discovery issuer, whose `{tenantid}` (multi-tenant) stands for a
+    /// tenant GUID, as in ID-token validation.
     static func issuer(_ iss: String, matches expected: String) -> Bool {
         guard let range = expected.range(of: "{tenantid}") else { return iss == expected }
         let prefix = expected[..<range.lowerBound], suffix = expected[range.upperBound...]
         guard iss.hasPrefix(prefix), iss.hasSuffix(suffix), iss.count > prefix.count + suffix.count else { return false }
-        let tenant = iss.dropFirst(prefix.count).dropLast(suffix.count)
-        return !tenant.contains("/") && !tenant.contains("?") && !tenant.contains("#")
+        return UUID(uuidString: String(iss.dropFirst(prefix.count).dropLast(suffix.count))) != nil
     }
 
     // MARK: Responses

@@ -37,16 +37,7 @@ struct InteropTests {
                              "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
                   "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
                 """
-            let config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? "interop-secret" : nil })
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
-            var auditLogger = Logger(label: SignInService.auditLabel) { _ in audit ?? CapturedLog() }
-            auditLogger.logLevel = .info
-            let now: @Sendable () -> Date
-            if let clock { now = { clock.now() } } else { now = { Date() } }
-            let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger, now: now)!
-            let server = try await GatewayServer.start(
-                runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            let (server, signIn) = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
             return MockGateway(provider: provider, echo: echo, server: server, signIn: signIn)
         }
 

@@ -50,6 +50,10 @@ struct SessionRevalidationTests {
         clock.advance(901)
         #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Admin")
         #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
+        // Revalidation logs the user and counts, never a token or the session handle.
+        for secret in ["eyJ", try #require(cookies["portcullis_session"]), SignInHarness.clientSecret] {
+            #expect(!audit.lines.contains { $0.contains(secret) }, "an audit line contains a secret")
+        }
     }
 
     @Test("a route open to one role: once the role is removed at Entra, the next request after revalidateEvery is denied")

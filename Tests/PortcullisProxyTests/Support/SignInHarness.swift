@@ -58,10 +58,11 @@ struct SignInHarness {
     }
 
     /// A gateway from `json`, optionally listening on another port than the config says.
-    static func startGateway(_ json: String, port: Int? = nil, audit: CapturedLog? = nil, clock: TestClock? = nil) async throws -> (
-        GatewayServer, SignInService
-    ) {
-        var config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? clientSecret : nil })
+    /// The client secret is read from `$SECRET`, which is `secret`.
+    static func startGateway(
+        _ json: String, port: Int? = nil, secret: String = clientSecret, audit: CapturedLog? = nil, clock: TestClock? = nil
+    ) async throws -> (GatewayServer, SignInService) {
+        var config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? secret : nil })
         if let port { config.listen.port = port }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
