@@ -9,6 +9,11 @@
 #
 # usage: bench/instructions.sh [PATH]        (default /)
 #
+# With IC_AUTH=1 the route is protected instead of public: Portcullis signs in at the harness's
+# IdP (oidc-provider-mock on IC_IDP, started by ../shared/bench/peers.sh start), the script
+# logs in as alice with ../shared/bench/login.py and wrk sends that session cookie, so the
+# count is of authenticated requests served from the in-process session cache.
+#
 # environment (defaults in brackets):
 #   UPSTREAM [http://127.0.0.1:18080]  the upstream to proxy to (the harness's nginx when
 #                    ../shared/bench/peers.sh start runs); when nothing answers there, the
@@ -16,6 +21,7 @@
 #                    compare numbers only between runs against the same upstream)
 #   IC_PORT [18095]  IC_DURATION [6] (seconds counted)  IC_CONNS [32]  IC_ACCESS_LOG [true]
 #   IC_TOP [25]      functions listed   KEEP_TMP [0]
+#   IC_AUTH [0]      1 = protected route, signed-in requests   IC_IDP [http://127.0.0.1:9400]
 #   SCRATCH, PORTCULLIS_BIN, SKIP_BUILD as for bench/run.sh
 #
 # Two valgrind 3.19 quirks are handled here: it cannot read the DWARF 5 debug info of a
@@ -35,6 +41,8 @@ IC_CONNS=${IC_CONNS:-32}
 IC_ACCESS_LOG=${IC_ACCESS_LOG:-true}
 IC_TOP=${IC_TOP:-25}
 KEEP_TMP=${KEEP_TMP:-0}
+IC_AUTH=${IC_AUTH:-0}
+IC_IDP=${IC_IDP:-http://127.0.0.1:9400}
 
 log() { printf '[instructions %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -80,19 +88,42 @@ if ! curl -s --noproxy '*' --max-time 2 -o /dev/null "$UPSTREAM/"; then
     for ((i = 0; i < 50; i++)); do curl -s --noproxy '*' --max-time 1 -o /dev/null "$UPSTREAM/" && break; sleep 0.1; done
 fi
 
-cat >"$TMP/config.json" <<EOF
+URL=http://127.0.0.1:$IC_PORT
+if [[ $IC_AUTH == 1 ]]; then
+    [[ $IC_IDP == http://127.0.0.1:* ]] || die "IC_IDP must be a loopback URL"
+    curl -s --noproxy '*' --max-time 2 -o /dev/null "$IC_IDP/.well-known/openid-configuration" \
+        || die "no IdP at $IC_IDP (run ../shared/bench/peers.sh start)"
+    head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$TMP/client-secret"   # the mock accepts any secret
+    "$BIN" keys generate --file "$TMP/session-keys" >/dev/null || die "portcullis keys generate failed"
+    cat >"$TMP/config.json" <<EOF
+{
+  "listen": { "address": "127.0.0.1", "port": $IC_PORT },
+  "publicURL": "$URL",
+  "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM" } ],
+  "logging": { "accessLog": $IC_ACCESS_LOG },
+  "entra": {
+    "discoveryURL": "$IC_IDP/.well-known/openid-configuration",
+    "clientId": "portcullis-bench",
+    "clientSecretFile": "$TMP/client-secret",
+    "scopes": ["openid", "profile", "email", "offline_access"]
+  },
+  "session": { "keysFile": "$TMP/session-keys" }
+}
+EOF
+else
+    cat >"$TMP/config.json" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $IC_PORT },
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM", "public": true } ],
   "logging": { "accessLog": $IC_ACCESS_LOG }
 }
 EOF
+fi
 OUT=$TMP/callgrind.out
 LD_PRELOAD=$TMP/sigsuspend.so timeout 900 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
     "$TMP/portcullis" serve --config "$TMP/config.json" >"$TMP/portcullis.log" 2>"$TMP/valgrind.log" &
 WRAPPER=$!
 PIDS+=("$WRAPPER")
-URL=http://127.0.0.1:$IC_PORT
 for ((i = 0; i < 300; i++)); do
     [[ $(curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "$URL/.portcullis/healthz" || true) == 200 ]] && break
     kill -0 "$WRAPPER" 2>/dev/null || { tail -n 20 "$TMP/valgrind.log" >&2; die "portcullis exited under valgrind"; }
@@ -101,10 +132,18 @@ done
 VPID=$(ps -o pid= --ppid "$WRAPPER" | head -1 | tr -d ' ')
 [[ $VPID =~ ^[0-9]+$ ]] || die "cannot find valgrind under timeout (pid $WRAPPER)"
 
-log "warming up, then counting ${IC_DURATION}s of wrk -t1 -c$IC_CONNS $URL$URLPATH"
-wrk -t1 -c"$IC_CONNS" -d2s "$URL$URLPATH" >/dev/null
+WRK_ARGS=()
+if [[ $IC_AUTH == 1 ]]; then
+    log "signing in as alice through the gateway (slow under valgrind)"
+    cookie=$(python3 "$ROOT/../shared/bench/login.py" --gateway "$URL" --path "$URLPATH" --idp "$IC_IDP" --timeout 60 \
+        2>"$TMP/login.log") || { tail -n 20 "$TMP/login.log" >&2; die "login through the gateway failed"; }
+    WRK_ARGS=(-H "Cookie: $cookie")
+fi
+
+log "warming up, then counting ${IC_DURATION}s of wrk -t1 -c$IC_CONNS $URL$URLPATH${WRK_ARGS:+ (signed in)}"
+wrk -t1 -c"$IC_CONNS" -d2s "${WRK_ARGS[@]}" "$URL$URLPATH" >/dev/null
 callgrind_control -i on "$VPID" >/dev/null 2>&1
-wrk -t1 -c"$IC_CONNS" -d"${IC_DURATION}s" "$URL$URLPATH" >"$TMP/wrk.txt"
+wrk -t1 -c"$IC_CONNS" -d"${IC_DURATION}s" "${WRK_ARGS[@]}" "$URL$URLPATH" >"$TMP/wrk.txt"
 callgrind_control -i off "$VPID" >/dev/null 2>&1
 callgrind_control -d "$VPID" >/dev/null 2>&1
 sleep 0.5

@@ -44,11 +44,18 @@ public struct KeyRing: Sendable {
     }
 
     public func open(_ sealed: some StringProtocol, context: String) -> [UInt8]? {
-        guard sealed.utf8.count <= Self.maximumSealedLength, let bytes = Base64URL.decode(sealed),
+        guard sealed.utf8.count <= Self.maximumSealedLength else { return nil }
+        if let opened = sealed.utf8.withContiguousStorageIfAvailable({ open(bytes: $0, context: context) }) { return opened }
+        return Array(sealed.utf8).withUnsafeBufferPointer { open(bytes: $0, context: context) }
+    }
+
+    /// ``open(_:context:)`` of sealed text given as its UTF-8 bytes (the session cookie,
+    /// straight from the request head).
+    public func open(bytes sealed: UnsafeBufferPointer<UInt8>, context: String) -> [UInt8]? {
+        guard sealed.count <= Self.maximumSealedLength, let bytes = Base64URL.decode(bytes: sealed),
             bytes.count >= Self.overhead, bytes[0] == Self.version
         else { return nil }
-        let id = Array(bytes[1..<5])
-        guard let key = keys.first(where: { $0.id == id })?.key,
+        guard let key = keys.first(where: { $0.id.elementsEqual(bytes[1..<5]) })?.key,
             let box = try? AES.GCM.SealedBox(combined: bytes[5...]),
             let opened = try? AES.GCM.open(box, using: key, authenticating: Array(context.utf8))
         else { return nil }

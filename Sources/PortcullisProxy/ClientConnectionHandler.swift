@@ -88,6 +88,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     var idleSince = NIODeadline.now()
     private var timer: Scheduled<Void>?
     var logScratch = AccessLog.Scratch()
+    /// The session cookie this connection opened last (see ``SessionCookieMemo``).
+    var sessionCookieMemo = SessionCookieMemo()
     /// The channel's allocator, looked up once.
     var allocator = ByteBufferAllocator()
     /// The buffers of the last request and response heads, reused once the socket has sent
@@ -414,7 +416,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let route = runtime.routes[index]
         var identity: Identity?
         if !route.config.isPublic {
-            switch runtime.signIn?.checkSession(cookieHeaders: head.headers["cookie"], on: context.eventLoop) ?? .anonymous {
+            switch runtime.signIn?.checkSession(cookieHeaders: head.headers["cookie"], memo: &sessionCookieMemo, on: context.eventLoop) ?? .anonymous {
             case .live(let session):
                 if let denied = denial(session.identity, route: route) {
                     state = .local(head: head, path: target.path, route: route.config.name, answer: denied, started: started)

@@ -36,23 +36,31 @@ public enum Base64URL {
     /// Nil for anything but canonical unpadded base64url (no padding, no other characters,
     /// unused trailing bits zero), so each byte string has exactly one accepted spelling.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let count = text.utf8.count
+        if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return decoded }
+        return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    /// ``decode(_:)`` of text given as its UTF-8 bytes.
+    public static func decode(bytes text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let count = text.count
         guard count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in text.utf8 {
-            let value = values[Int(byte)]
-            guard value != 0xFF else { return nil }
-            buffer = buffer << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
-                buffer &= (1 << UInt32(bits)) - 1
+        return values.withUnsafeBufferPointer { values in
+            var out: [UInt8] = []
+            out.reserveCapacity(count * 3 / 4)
+            var buffer: UInt32 = 0
+            var bits: UInt32 = 0
+            for byte in text {
+                let value = values[Int(byte)]
+                guard value != 0xFF else { return nil }
+                buffer = buffer << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8(truncatingIfNeeded: buffer >> bits))
+                    buffer &= (1 << bits) - 1
+                }
             }
+            return buffer == 0 ? out : nil
         }
-        return buffer == 0 ? out : nil
     }
 }

@@ -15,6 +15,28 @@ enum SessionCheck {
     case pending(EventLoopFuture<SessionResolution>)
 }
 
+/// The session cookie a connection opened last, and the id it opened to. A keep-alive
+/// connection sends the same cookie with every request, and opening it (base64url, then
+/// AES-GCM) was the largest cost of an authenticated request after the scan itself. Held per
+/// connection, so nothing is shared or grows; it remembers only a cookie that opened, under the
+/// connection's one key ring, so a byte-identical cookie opens to the same id by construction.
+/// Whether that session is still live is asked of the cache on every request, as before.
+struct SessionCookieMemo {
+    private var sealed: [UInt8] = []
+    private var opened: SessionID?
+
+    func id(for cookie: UnsafeBufferPointer<UInt8>) -> SessionID? {
+        guard let opened, !cookie.isEmpty, cookie.count == sealed.count else { return nil }
+        let same = sealed.withUnsafeBufferPointer { memcmp($0.baseAddress!, cookie.baseAddress!, cookie.count) == 0 }
+        return same ? opened : nil
+    }
+
+    mutating func remember(_ cookie: UnsafeBufferPointer<UInt8>, opensTo id: SessionID) {
+        sealed = Array(cookie)
+        opened = id
+    }
+}
+
 /// The control plane's decision for a pending session check.
 enum SessionResolution: Sendable {
     case live(Session)
@@ -30,13 +52,13 @@ extension SignInService {
 
     /// The hot path: synchronous on the event loop for a cache hit (the common case), one
     /// lock and one dictionary lookup after opening the cookie.
-    func checkSession(cookieHeaders: [String], on eventLoop: EventLoop) -> SessionCheck {
+    func checkSession(cookieHeaders: [String], memo: inout SessionCookieMemo, on eventLoop: EventLoop) -> SessionCheck {
         guard !cookieHeaders.isEmpty else { return .anonymous }
         let time = now()
         var hit: SessionCache.Hit?
         // Ids the cache does not hold; allocated only on a miss (an empty array is free).
         var missed: [SessionID] = []
-        forEachSessionID(cookieHeaders) { id in
+        forEachSessionID(cookieHeaders, memo: &memo) { id in
             hit = sessions.cache.lookup(id: id, now: time)
             if hit == nil { missed.append(id) }
             return hit == nil

@@ -109,11 +109,29 @@ public final class SignInService: Sendable {
 
     /// Visits the session ids the cookies carry until `body` returns false.
     func forEachSessionID(_ cookieHeaders: [String], _ body: (SessionID) -> Bool) {
-        CookieHeader.forEachPair(cookieHeaders) { name, value in
-            guard name == cookies.sessionName, let bytes = keyRing.open(value, context: Self.sessionSealContext),
-                let id = SessionID(bytes: bytes)
-            else { return true }
-            return body(id)
+        var memo = SessionCookieMemo()
+        forEachSessionID(cookieHeaders, memo: &memo, body)
+    }
+
+    /// ``forEachSessionID(_:_:)`` that first asks the connection's memo: a cookie identical
+    /// to the one the memo opened last is not opened again.
+    func forEachSessionID(_ cookieHeaders: [String], memo: inout SessionCookieMemo, _ body: (SessionID) -> Bool) {
+        let name = cookies.sessionNameBytes
+        for header in cookieHeaders {
+            var contiguous = header
+            let more = contiguous.withUTF8 { bytes in
+                CookieHeader.scanPairs(bytes) { nameRange, valueRange in
+                    guard CookieHeader.equals(bytes, nameRange, name) else { return true }
+                    let sealed = UnsafeBufferPointer(rebasing: bytes[valueRange])
+                    if let id = memo.id(for: sealed) { return body(id) }
+                    guard let opened = keyRing.open(bytes: sealed, context: Self.sessionSealContext),
+                        let id = SessionID(bytes: opened)
+                    else { return true }
+                    memo.remember(sealed, opensTo: id)
+                    return body(id)
+                }
+            }
+            if !more { return }
         }
     }
 

@@ -309,4 +309,29 @@ struct SignInAuditTests {
             #expect(!lines.contains { $0.contains(secret) }, "an audit line contains a secret")
         }
     }
+
+    @Test("one keep-alive connection: each request's cookie decides, a tampered one is anonymous, a logged-out one ends")
+    func cookiesOnOneConnection() async throws {
+        let harness = try await SignInHarness.start()
+        defer { Task { await harness.stop() } }
+        let alice = try #require(try await harness.signIn("alice").cookies["portcullis_session"])
+        let bob = try #require(try await harness.signIn("bob").cookies["portcullis_session"])
+        let client = try await TestHTTPClient.connect(port: harness.port)
+        defer { Task { await client.close() } }
+        func user(_ cookie: String) async throws -> (UInt, String?) {
+            let response = try await client.send("/app/hello", headers: [("Cookie", "portcullis_session=\(cookie)")])
+            return (response.head.status.code, response.head.status == .ok ? try response.echoedHeader("X-Forwarded-User") : nil)
+        }
+        #expect(try await user(alice) == (200, "alice@contoso.example"))
+        #expect(try await user(alice) == (200, "alice@contoso.example"))
+        #expect(try await user(bob) == (200, "bob@contoso.example"))
+        // Same length as alice's, one character changed: it must be opened, and it does not open.
+        let last = alice.last == "A" ? "B" : "A"
+        #expect(try await user(String(alice.dropLast()) + last).0 == 401)
+        #expect(try await user(alice) == (200, "alice@contoso.example"))
+        // Logged out elsewhere: the connection's next request with the same cookie is anonymous.
+        _ = try await harness.get("/.portcullis/logout", cookies: ["portcullis_session": alice])
+        #expect(try await user(alice).0 == 401)
+        #expect(try await user(bob) == (200, "bob@contoso.example"))
+    }
 }
