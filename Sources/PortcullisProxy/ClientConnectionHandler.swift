@@ -90,6 +90,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     var logScratch = AccessLog.Scratch()
     /// The session cookie this connection opened last (see ``SessionCookieMemo``).
     var sessionCookieMemo = SessionCookieMemo()
+    /// The identity header lines this connection rendered last (see ``IdentityHeaderMemo``).
+    var identityHeaderMemo = IdentityHeaderMemo()
     /// The channel's allocator, looked up once.
     var allocator = ByteBufferAllocator()
     /// The buffers of the last request and response heads, reused once the socket has sent
@@ -485,7 +487,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         requestHeadSpare = nil
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
-            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer, identity: identity,
+            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer,
+            identityFields: identity.map { identityHeaderMemo.fields(for: $0, names: runtime.config.identityHeaders) } ?? [],
             into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: started)

@@ -21,7 +21,7 @@ enum UpstreamRequest {
         route: RouteTarget,
         runtime: GatewayRuntime,
         peer: String,
-        identity: Identity? = nil,
+        identityFields: [UInt8] = [],
         into buffer: inout ByteBuffer
     ) -> Encoded {
         // First pass: the head's size, and the fields that change how the others are treated
@@ -78,13 +78,12 @@ enum UpstreamRequest {
         let rest = route.upstreamRest(for: path)
         let host = route.config.preserveHost ? (clientHost ?? route.upstreamAuthority) : route.upstreamAuthority
         let forwarded = forwardedFor.isEmpty ? peer : HeaderRules.appendingForwardedFor(forwardedFor, peer: peer)
-        let identityFields = identity.map { identityHeaders($0, names: runtime.config.identityHeaders) } ?? []
         size += methodName.utf8.count + base.utf8.count + rest.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 12
         size += ByteWriter.fieldSize("Host", host) + ByteWriter.fieldSize("X-Forwarded-For", forwarded)
         size += ByteWriter.fieldSize("X-Forwarded-Proto", runtime.forwardedProto)
         size += clientHost.map { ByteWriter.fieldSize("X-Forwarded-Host", $0) } ?? 0
         size += ByteWriter.fieldSize("X-Forwarded-Port", runtime.forwardedPort)
-        for (name, value) in identityFields { size += ByteWriter.fieldSize(name, value) }
+        size += identityFields.count
         size += upgradeValue.map { ByteWriter.fieldSize("Upgrade", $0) + 22 } ?? 0
         size += 30
 
@@ -125,7 +124,7 @@ enum UpstreamRequest {
             out.appendField("X-Forwarded-Proto", runtime.forwardedProto)
             if let clientHost { out.appendField("X-Forwarded-Host", clientHost) }
             out.appendField("X-Forwarded-Port", runtime.forwardedPort)
-            for (name, value) in identityFields { out.appendField(name, value) }
+            identityFields.withUnsafeBytes { out.append(bytes: $0) }
             if isUpgrade, let upgradeValue {
                 out.appendField("Connection", "upgrade")
                 out.appendField("Upgrade", upgradeValue)
@@ -134,6 +133,18 @@ enum UpstreamRequest {
             out.append("\r\n")
         }
         return Encoded(head: buffer, isUpgrade: isUpgrade, framing: framing)
+    }
+
+    /// The identity header lines (`Name: value\r\n` each) sent upstream for `identity`.
+    static func renderIdentityHeaders(_ identity: Identity, names: IdentityHeaderNames) -> [UInt8] {
+        var out: [UInt8] = []
+        for (name, value) in identityHeaders(identity, names: names) {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        return out
     }
 
     /// The signed-in user's identity, under the configured header names. Values were checked
@@ -147,7 +158,26 @@ enum UpstreamRequest {
         fields.append((names.authMethod, identity.method.rawValue))
         return fields
     }
+}
 
+/// The identity header lines a connection rendered last, and for which identity: requests on
+/// one keep-alive connection nearly always carry the same session, so the lines are written
+/// from these bytes instead of joined and rendered again. Keyed by the whole identity (equal
+/// identities render equally), so a revalidation that changed roles or groups renders anew.
+struct IdentityHeaderMemo {
+    private var identity: Identity?
+    private var rendered: [UInt8] = []
+
+    mutating func fields(for identity: Identity, names: IdentityHeaderNames) -> [UInt8] {
+        if identity != self.identity {
+            rendered = UpstreamRequest.renderIdentityHeaders(identity, names: names)
+            self.identity = identity
+        }
+        return rendered
+    }
+}
+
+extension UpstreamRequest {
     /// What writing the client's response head decided.
     struct ResponseFraming {
         var framing: BodyFraming
