@@ -137,3 +137,38 @@ struct SessionCodecTests {
         #expect(!"\(id)".contains(id.hex))
     }
 }
+
+@Suite("Session and identity values")
+struct SessionValueTests {
+    @Test("copies are independent values (copy-on-write records)")
+    func valueSemantics() {
+        let identity = Identity(username: "alice", email: "a@x", roles: ["R"], groups: ["G"], method: .sso)
+        var changed = identity
+        changed.roles.append("Admin")
+        changed.username = "mallory"
+        #expect(identity.roles == ["R"] && identity.username == "alice")
+        #expect(changed.roles == ["R", "Admin"] && changed.username == "mallory")
+        #expect(identity != changed)
+
+        let now = Date()
+        let session = Session(id: SessionID.random(), identity: identity, created: now, absoluteExpiry: now.addingTimeInterval(60))
+        var copy = session
+        #expect(copy == session)
+        copy.identity = changed
+        copy.lastSeen = now.addingTimeInterval(5)
+        copy.refreshToken = "rt"
+        #expect(session.identity == identity && session.lastSeen == now && session.refreshToken == nil)
+        #expect(copy.identity.username == "mallory" && copy.refreshToken == "rt" && copy != session)
+    }
+
+    @Test("an identity stored before the copy-on-write record still decodes, and encodes the same shape")
+    func identityJSON() throws {
+        let stored = #"{"username":"alice","email":"a@x","tenantId":"t","roles":["R"],"groups":[],"method":"sso"}"#
+        let identity = try JSONDecoder().decode(Identity.self, from: Data(stored.utf8))
+        #expect(identity == Identity(username: "alice", email: "a@x", tenantId: "t", roles: ["R"], method: .sso))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let again = String(decoding: try encoder.encode(identity), as: UTF8.self)
+        #expect(again == #"{"email":"a@x","groups":[],"method":"sso","roles":["R"],"tenantId":"t","username":"alice"}"#)
+    }
+}
