@@ -418,7 +418,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let route = runtime.routes[index]
         var identity: Identity?
         if !route.config.isPublic {
-            switch runtime.signIn?.checkSession(cookieHeaders: head.headers["cookie"], memo: &sessionCookieMemo, on: context.eventLoop) ?? .anonymous {
+            switch runtime.signIn?.checkSession(cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, on: context.eventLoop) ?? .anonymous {
             case .live(let session):
                 if let denied = denial(session.identity, route: route) {
                     state = .local(head: head, path: target.path, route: route.config.name, answer: denied, started: started)

@@ -108,7 +108,7 @@ enum UpstreamRequest {
                     continue
                 case 6 where ourCookies != nil && fieldName(name, is: "cookie"):
                     // Session and pending-login cookies are the gateway's: never forwarded.
-                    if let kept = CookieHeader.removing(ourCookies!.isOurs, from: value) { out.appendField(name, kept) }
+                    if let kept = CookieHeader.removing(ourCookies!, from: value) { out.appendField(name, kept) }
                     continue
                 case 14 where isTrace && fieldName(name, is: "content-length"):
                     continue

@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// Reading and rewriting `Cookie` request headers, and writing `Set-Cookie`.
 ///
 /// Scanning works on the header's UTF-8 bytes: it runs on every authenticated request (to
@@ -70,6 +72,23 @@ enum CookieHeader {
         return Substring(utf8[lower..<upper])
     }
 
+    /// The values of a head's `Cookie` fields, in order, without building an array of them.
+    struct Fields: Sequence {
+        let headers: HTTPHeaders
+
+        struct Iterator: IteratorProtocol {
+            var base: IndexingIterator<HTTPHeaders>
+            mutating func next() -> String? {
+                while let field = base.next() {
+                    if fieldName(field.name, is: "cookie") { return field.value }
+                }
+                return nil
+            }
+        }
+
+        func makeIterator() -> Iterator { Iterator(base: headers.makeIterator()) }
+    }
+
     /// Whether `bytes[range]` is exactly `expected`.
     @inline(__always)
     static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ expected: [UInt8]) -> Bool {
@@ -92,7 +111,7 @@ enum CookieHeader {
     /// A `Cookie` header value without the gateway's own cookies, or nil when nothing is
     /// left: the upstream application must never see (or log) session handles. The value
     /// itself, unchanged and uncopied, when it holds none of ours.
-    static func removing(_ isOurs: (UnsafeBufferPointer<UInt8>, Range<Int>) -> Bool, from value: String) -> String? {
+    static func removing(_ settings: CookieSettings, from value: String) -> String? {
         var contiguous = value
         return contiguous.withUTF8 { bytes -> String? in
             // Most requests carry only the session cookie, or none of ours: decide first.
@@ -106,7 +125,7 @@ enum CookieHeader {
                 while nameStart < partEnd, isBlank(bytes[nameStart]) { nameStart += 1 }
                 var nameEnd = nameStart
                 while nameEnd < partEnd, bytes[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
-                if isOurs(bytes, nameStart..<nameEnd) {
+                if settings.isOurs(bytes, nameStart..<nameEnd) {
                     ours += 1
                 } else if nameStart < partEnd {
                     others += 1
@@ -125,7 +144,7 @@ enum CookieHeader {
                 while nameStart < partEnd, isBlank(bytes[nameStart]) { nameStart += 1 }
                 var nameEnd = nameStart
                 while nameEnd < partEnd, bytes[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
-                if nameStart < partEnd, !isOurs(bytes, nameStart..<nameEnd) {
+                if nameStart < partEnd, !settings.isOurs(bytes, nameStart..<nameEnd) {
                     if !kept.isEmpty { kept.append(contentsOf: "; ".utf8) }
                     kept.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[nameStart..<partEnd]))
                 }
@@ -137,7 +156,7 @@ enum CookieHeader {
 }
 
 /// How the gateway's cookies are named and flagged.
-struct CookieSettings: Sendable {
+final class CookieSettings: Sendable {
     let sessionName: String
     /// Pending-login cookies are this prefix plus the start of their `state`.
     let pendingPrefix: String

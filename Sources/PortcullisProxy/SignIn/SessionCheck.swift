@@ -52,8 +52,7 @@ extension SignInService {
 
     /// The hot path: synchronous on the event loop for a cache hit (the common case), one
     /// lock and one dictionary lookup after opening the cookie.
-    func checkSession(cookieHeaders: [String], memo: inout SessionCookieMemo, on eventLoop: EventLoop) -> SessionCheck {
-        guard !cookieHeaders.isEmpty else { return .anonymous }
+    func checkSession(cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, on eventLoop: EventLoop) -> SessionCheck {
         let time = now()
         var hit: SessionCache.Hit?
         // Ids the cache does not hold; allocated only on a miss (an empty array is free).

@@ -115,7 +115,7 @@ public final class SignInService: Sendable {
 
     /// ``forEachSessionID(_:_:)`` that first asks the connection's memo: a cookie identical
     /// to the one the memo opened last is not opened again.
-    func forEachSessionID(_ cookieHeaders: [String], memo: inout SessionCookieMemo, _ body: (SessionID) -> Bool) {
+    func forEachSessionID(_ cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, _ body: (SessionID) -> Bool) {
         let name = cookies.sessionNameBytes
         for header in cookieHeaders {
             var contiguous = header

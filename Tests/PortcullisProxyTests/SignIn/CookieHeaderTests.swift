@@ -34,7 +34,7 @@ struct CookieHeaderTests {
     }
 
     func removing(_ value: String) -> String? {
-        CookieHeader.removing(settings.isOurs, from: value)
+        CookieHeader.removing(settings, from: value)
     }
 
     @Test("the session and pending-login cookies never reach the upstream; others keep their order")
@@ -53,7 +53,7 @@ struct CookieHeaderTests {
     @Test("with https the prefixed names are the gateway's, the bare ones are not")
     func securePrefix() {
         let secure = CookieSettings(sessionCookieName: "s", secure: true, formPost: false, sessionMaxAge: nil)
-        #expect(CookieHeader.removing(secure.isOurs, from: "__Host-s=1; s=2; __Host-s_login_a=3") == "s=2")
+        #expect(CookieHeader.removing(secure, from: "__Host-s=1; s=2; __Host-s_login_a=3") == "s=2")
     }
 }
 
