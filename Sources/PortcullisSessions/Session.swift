@@ -18,12 +18,13 @@ public struct Session: Sendable, Equatable {
         var lastSeen: Date
         var validated: Date
         var providerSessionID: String?
-        var logoutHint: String?
-        var refreshToken: String?
+        // Opaque tokens, packed (see ``CompactText``): read at logout and revalidation only.
+        var logoutHint: CompactText?
+        var refreshToken: CompactText?
 
         init(
             id: SessionID, identity: Identity, created: Date, absoluteExpiry: Date, lastSeen: Date, validated: Date,
-            providerSessionID: String?, logoutHint: String?, refreshToken: String?
+            providerSessionID: String?, logoutHint: CompactText?, refreshToken: CompactText?
         ) {
             self.id = id
             self.identity = identity
@@ -88,15 +89,18 @@ public struct Session: Sendable, Equatable {
     }
     /// `login_hint` claim, sent as `logout_hint` so the provider skips the account picker.
     public var logoutHint: String? {
-        get { record.logoutHint }
-        set { unique.logoutHint = newValue }
+        get { record.logoutHint?.text }
+        set { unique.logoutHint = newValue.map(CompactText.init) }
     }
     /// The newest refresh token (they rotate). Sealed with the key ring whenever the
     /// session leaves the process (see ``SessionCodec``).
     public var refreshToken: String? {
-        get { record.refreshToken }
-        set { unique.refreshToken = newValue }
+        get { record.refreshToken?.text }
+        set { unique.refreshToken = newValue.map(CompactText.init) }
     }
+
+    /// Whether there is a refresh token, without unpacking it (asked on every request).
+    public var hasRefreshToken: Bool { record.refreshToken != nil }
 
     public init(
         id: SessionID, identity: Identity, created: Date, absoluteExpiry: Date, lastSeen: Date? = nil,
@@ -104,7 +108,8 @@ public struct Session: Sendable, Equatable {
     ) {
         record = Record(
             id: id, identity: identity, created: created, absoluteExpiry: absoluteExpiry, lastSeen: lastSeen ?? created,
-            validated: validated ?? created, providerSessionID: providerSessionID, logoutHint: logoutHint, refreshToken: refreshToken)
+            validated: validated ?? created, providerSessionID: providerSessionID, logoutHint: logoutHint.map(CompactText.init),
+            refreshToken: refreshToken.map(CompactText.init))
     }
 
     public static func == (lhs: Session, rhs: Session) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 import Synchronization
 
 /// The in-process session cache, read synchronously on the event loop of every
@@ -22,6 +23,7 @@ public final class SessionCache: Sendable {
 
     private struct State {
         var entries: [SessionID: Entry] = [:]
+        var shared = SharedValues()
         var order: [(id: SessionID, stamp: UInt64)] = []
         var orderStart = 0
         var nextStamp: UInt64 = 0
@@ -61,6 +63,8 @@ public final class SessionCache: Sendable {
 
     public func put(_ session: Session) {
         state.withLock { state in
+            var session = session
+            session.identity = state.shared.sharing(session.identity)
             let stamp = Self.enqueue(session.id, in: &state)
             state.entries[session.id] = Entry(session: session, stamp: stamp)
             while state.entries.count > capacity, state.orderStart < state.order.count {
@@ -95,7 +99,7 @@ public final class SessionCache: Sendable {
         case .session(let id): remove(id: id)
         case .user(let username): remove(username: username)
         case .providerSession(let sid): remove(providerSessionID: sid)
-        case .everything: state.withLock { $0 = State() }
+        case .everything: state.withLock { $0.entries = [:]; $0.order = []; $0.orderStart = 0 }
         }
     }
 
@@ -122,6 +126,36 @@ public final class SessionCache: Sendable {
         guard state.order.count > 1024, live < state.order.count / 2 || live > 2 * state.entries.count + 1024 else { return }
         state.order = state.order[state.orderStart...].filter { state.entries[$0.id]?.stamp == $0.stamp }
         state.orderStart = 0
+    }
+}
+
+/// One copy of the values many sessions repeat: the tenant id, the role list, the group ids
+/// (an organisation has far fewer groups and role sets than signed-in users). Bounded, so a
+/// directory with unusually many distinct values costs at most the table, never more.
+struct SharedValues {
+    static let limit = 20_000
+    private var strings: [String: String] = [:]
+    private var lists: [[String]: [String]] = [:]
+
+    mutating func sharing(_ identity: Identity) -> Identity {
+        var shared = identity
+        if let tenant = identity.tenantId { shared.tenantId = string(tenant) }
+        shared.roles = list(identity.roles)
+        if !identity.groups.isEmpty { shared.groups = identity.groups.map { string($0) } }
+        return shared
+    }
+
+    private mutating func string(_ value: String) -> String {
+        if let known = strings[value] { return known }
+        if strings.count < Self.limit { strings[value] = value }
+        return value
+    }
+
+    private mutating func list(_ values: [String]) -> [String] {
+        if values.isEmpty { return values }
+        if let known = lists[values] { return known }
+        if lists.count < Self.limit { lists[values] = values }
+        return values
     }
 }
 

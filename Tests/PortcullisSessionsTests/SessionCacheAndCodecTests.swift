@@ -1,7 +1,7 @@
 import Foundation
 import PortcullisAuth
 import PortcullisCore
-import PortcullisSessions
+@testable import PortcullisSessions
 import Testing
 
 func makeSession(
@@ -170,5 +170,65 @@ struct SessionValueTests {
         encoder.outputFormatting = .sortedKeys
         let again = String(decoding: try encoder.encode(identity), as: UTF8.self)
         #expect(again == #"{"email":"a@x","groups":[],"method":"sso","roles":["R"],"tenantId":"t","username":"alice"}"#)
+    }
+}
+
+@Suite("Compact token text")
+struct CompactTextTests {
+    @Test("every text comes back as it was: tokens, escapes, other characters, empty")
+    func roundTrip() {
+        var rng = SystemRandomNumberGenerator()
+        let tokenAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+        var samples = ["", "A", "_", ".", "__..", "0.AXEA-_x", "ünïcode", "a b", "a=b+c/d", "1.AXEA" + String(repeating: "z", count: 1_494)]
+        for length in 0..<70 {
+            samples.append(String((0..<length).map { _ in tokenAlphabet.randomElement(using: &rng)! }))
+        }
+        for _ in 0..<50 {
+            samples.append(String((0..<Int.random(in: 1..<2_000, using: &rng)).map { _ in tokenAlphabet.randomElement(using: &rng)! }))
+        }
+        for text in samples {
+            #expect(CompactText(text).text == text)
+        }
+        #expect(CompactText("abc") == CompactText("abc") && CompactText("abc") != CompactText("abd"))
+    }
+
+    @Test("a session keeps its refresh token and logout hint exactly")
+    func sessionTokens() {
+        let token = "1.AXEA" + String((0..<1_494).map { Array("abcXYZ019-_.")[$0 % 12] })
+        var session = makeSession(refreshToken: token)
+        #expect(session.refreshToken == token && session.hasRefreshToken && session.logoutHint == "hint-alice")
+        session.refreshToken = nil
+        #expect(session.refreshToken == nil && !session.hasRefreshToken)
+        session.refreshToken = "plain text, not a token ✓"
+        #expect(session.refreshToken == "plain text, not a token ✓")
+    }
+}
+
+@Suite("Shared values in the memory store")
+struct SharedValuesTests {
+    @Test("sessions put in the cache keep their identity exactly, sharing repeated values")
+    func sharing() {
+        let cache = SessionCache(capacity: 10, idleTimeout: 3600)
+        func session(_ user: String) -> Session {
+            let now = Date()
+            // Each built from fresh strings, as decoding two tokens gives.
+            let identity = Identity(
+                username: user, tenantId: String(decoding: Array("tenant-0000-0000-0000-000000000000".utf8), as: UTF8.self),
+                roles: ["Repairs.Read", String(decoding: Array("Repairs.Write.Everything.Else".utf8), as: UTF8.self)],
+                groups: [String(decoding: Array("9a000000-0000-4000-8000-000000000001".utf8), as: UTF8.self)], method: .sso)
+            return Session(id: .random(), identity: identity, created: now, absoluteExpiry: now.addingTimeInterval(60))
+        }
+        let a = session("alice")
+        let b = session("bob")
+        cache.put(a)
+        cache.put(b)
+        let storedA = cache.lookup(id: a.id)!.session
+        let storedB = cache.lookup(id: b.id)!.session
+        #expect(storedA.identity == a.identity && storedB.identity == b.identity)
+        // One copy of the repeated values: the same string and array storage.
+        func address(_ text: String?) -> UInt64 { text.map { $0.utf8.withContiguousStorageIfAvailable { UInt64(UInt(bitPattern: $0.baseAddress)) } ?? 0 } ?? 0 }
+        #expect(address(storedA.identity.tenantId) == address(storedB.identity.tenantId))
+        #expect(address(storedA.identity.groups[0]) == address(storedB.identity.groups[0]))
+        #expect(storedA.identity.roles.withUnsafeBufferPointer { $0.baseAddress } == storedB.identity.roles.withUnsafeBufferPointer { $0.baseAddress })
     }
 }

@@ -98,8 +98,8 @@ extension SignInService {
     /// Starts a background revalidation when the session is close to due (and none is
     /// running, and Entra is not known to be down); the request goes on meanwhile.
     func revalidateEarlyIfNear(_ session: Session, now time: Date) {
-        guard session.identity.method == .sso, session.refreshToken != nil,
-            time >= session.validated.addingTimeInterval(config.session.revalidateEvery * Self.earlyRevalidation),
+        guard time >= session.validated.addingTimeInterval(config.session.revalidateEvery * Self.earlyRevalidation),
+            session.identity.method == .sso, session.hasRefreshToken,
             revalidations.withLock({ $0[session.id] == nil }),
             outageRetries.withLock({ $0[session.id] == nil })
         else { return }
