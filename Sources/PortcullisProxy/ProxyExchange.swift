@@ -17,30 +17,30 @@ final class ProxyExchange {
     let isUpgrade: Bool
     let started: NIODeadline
     /// Framed body bytes received from the client before an upstream connection was attached.
-    var pending: [ByteBuffer] = []
-    var upstream: UpstreamConnection?
+    @exclusivity(unchecked) var pending: [ByteBuffer] = []
+    @exclusivity(unchecked) var upstream: UpstreamConnection?
     /// Whether `upstreamHead` went to the current connection: it is written at the first flush
     /// point (body, end of request, end of read), so a bodyless request is one write.
-    var upstreamHeadSent = false
-    var requestComplete = false
-    var requestBodyBytes = 0
-    var responseBodyBytes = 0
-    var responseStatus: HTTPResponseStatus?
-    var responseFraming: BodyFraming = .plain
+    @exclusivity(unchecked) var upstreamHeadSent = false
+    @exclusivity(unchecked) var requestComplete = false
+    @exclusivity(unchecked) var requestBodyBytes = 0
+    @exclusivity(unchecked) var responseBodyBytes = 0
+    @exclusivity(unchecked) var responseStatus: HTTPResponseStatus?
+    @exclusivity(unchecked) var responseFraming: BodyFraming = .plain
     /// The client's response head, held back until the first body part or the end of the
     /// read, so a small body goes out in the same buffer (one write, one iovec).
-    var heldHead: ByteBuffer?
+    @exclusivity(unchecked) var heldHead: ByteBuffer?
     /// Whether the client connection stays open after this exchange.
-    var keepClientAlive: Bool
+    @exclusivity(unchecked) var keepClientAlive: Bool
     /// The upstream response allows reusing its connection.
-    var upstreamKeepAlive = true
-    var upstreamStarted: NIODeadline?
-    var upstreamHeadAt: NIODeadline?
+    @exclusivity(unchecked) var upstreamKeepAlive = true
+    @exclusivity(unchecked) var upstreamStarted: NIODeadline?
+    @exclusivity(unchecked) var upstreamHeadAt: NIODeadline?
     /// Last time bytes moved either way, for the route's idle timeout.
-    var lastActivity: NIODeadline
+    @exclusivity(unchecked) var lastActivity: NIODeadline
     /// When the response head is due: set once the whole request is upstream.
-    var responseDeadline: NIODeadline?
-    var attempts = 0
+    @exclusivity(unchecked) var responseDeadline: NIODeadline?
+    @exclusivity(unchecked) var attempts = 0
 
     init(
         clientHead: HTTPRequestHead, path: Substring, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget,

@@ -26,26 +26,26 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     let key: UpstreamKey
     private(set) var channel: Channel?
-    private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
     /// The exchange using this connection. A strong reference: every path that ends an
     /// exchange (end, failure, client close, upgrade) sets it back to nil.
-    var delegate: (any UpstreamConnectionDelegate)?
+    @exclusivity(unchecked) var delegate: (any UpstreamConnectionDelegate)?
     private var parser: UpstreamResponseParser
     /// The parser is handing out events; requests started meanwhile (a pipelined request on
     /// the connection just freed) are registered with it once it is done.
-    private var parsing = false
-    private var expectedWhileParsing: [Bool] = []
+    @exclusivity(unchecked) private var parsing = false
+    @exclusivity(unchecked) private var expectedWhileParsing: [Bool] = []
     /// Written since the last flush (a flush with nothing to send still walks the pipeline).
-    private var unflushed = false
+    @exclusivity(unchecked) private var unflushed = false
     /// A read the channel asked for while the client was not writable.
-    private var readPending = false
+    @exclusivity(unchecked) private var readPending = false
     private(set) var isClosed = false
     /// When the connection last went back to the pool (for idle expiry).
-    var idleSince: NIODeadline = .now()
+    @exclusivity(unchecked) var idleSince: NIODeadline = .now()
     /// Whether this connection served an earlier request (a stale pooled connection may be
     /// closed by the upstream just as we reuse it, which makes a retry of an idempotent
     /// request safe).
-    var hasServedRequests = false
+    @exclusivity(unchecked) var hasServedRequests = false
 
     init(key: UpstreamKey, headerRules: HeaderRules) {
         self.key = key

@@ -15,8 +15,8 @@ final class UpstreamPool: @unchecked Sendable {
     /// Idle connections per upstream, most recently parked last. A short list searched in
     /// order: a gateway has a handful of upstreams, and comparing keys that share their
     /// strings with the route is cheaper than hashing them per request.
-    private var idle: [(key: UpstreamKey, connections: [UpstreamConnection])] = []
-    private var sweeper: RepeatedTask?
+    @exclusivity(unchecked) private var idle: [(key: UpstreamKey, connections: [UpstreamConnection])] = []
+    @exclusivity(unchecked) private var sweeper: RepeatedTask?
 
     init(eventLoop: EventLoop, maxIdlePerUpstream: Int, idleTimeout: TimeAmount) {
         self.eventLoop = eventLoop
