@@ -15,25 +15,35 @@ enum CookieHeader {
     static func scanPairs(
         _ bytes: UnsafeBufferPointer<UInt8>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool
     ) -> Bool {
-        let end = bytes.count
+        forEachPart(bytes) { nameStart, nameEnd, partEnd in
+            guard nameEnd < partEnd else { return true }
+            var valueStart = nameEnd + 1
+            var valueEnd = partEnd
+            while valueEnd > valueStart, isBlank(bytes[valueEnd - 1]) { valueEnd -= 1 }
+            if valueEnd - valueStart >= 2, bytes[valueStart] == UInt8(ascii: "\""), bytes[valueEnd - 1] == UInt8(ascii: "\"") {
+                valueStart += 1
+                valueEnd -= 1
+            }
+            return body(nameStart..<nameEnd, valueStart..<valueEnd)
+        }
+    }
+
+    /// Visits each `;`-separated part until `body` returns false (then returns false): where
+    /// its name starts (after blanks), where the name ends (at its `=`, or at the part's end
+    /// when it has none), and where the part ends.
+    @inline(__always)
+    static func forEachPart(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (_ nameStart: Int, _ nameEnd: Int, _ partEnd: Int) -> Bool
+    ) -> Bool {
         var start = 0
-        while start < end {
+        while start < bytes.count {
             var partEnd = start
-            while partEnd < end, bytes[partEnd] != UInt8(ascii: ";") { partEnd += 1 }
+            while partEnd < bytes.count, bytes[partEnd] != UInt8(ascii: ";") { partEnd += 1 }
             var nameStart = start
             while nameStart < partEnd, isBlank(bytes[nameStart]) { nameStart += 1 }
-            var equals = nameStart
-            while equals < partEnd, bytes[equals] != UInt8(ascii: "=") { equals += 1 }
-            if equals < partEnd {
-                var valueStart = equals + 1
-                var valueEnd = partEnd
-                while valueEnd > valueStart, isBlank(bytes[valueEnd - 1]) { valueEnd -= 1 }
-                if valueEnd - valueStart >= 2, bytes[valueStart] == UInt8(ascii: "\""), bytes[valueEnd - 1] == UInt8(ascii: "\"") {
-                    valueStart += 1
-                    valueEnd -= 1
-                }
-                guard body(nameStart..<equals, valueStart..<valueEnd) else { return false }
-            }
+            var nameEnd = nameStart
+            while nameEnd < partEnd, bytes[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
+            guard body(nameStart, nameEnd, partEnd) else { return false }
             start = partEnd + 1
         }
         return true
@@ -117,38 +127,24 @@ enum CookieHeader {
             // Most requests carry only the session cookie, or none of ours: decide first.
             var ours = 0
             var others = 0
-            var start = 0
-            while start < bytes.count {
-                var partEnd = start
-                while partEnd < bytes.count, bytes[partEnd] != UInt8(ascii: ";") { partEnd += 1 }
-                var nameStart = start
-                while nameStart < partEnd, isBlank(bytes[nameStart]) { nameStart += 1 }
-                var nameEnd = nameStart
-                while nameEnd < partEnd, bytes[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
+            _ = forEachPart(bytes) { nameStart, nameEnd, partEnd in
                 if settings.isOurs(bytes, nameStart..<nameEnd) {
                     ours += 1
                 } else if nameStart < partEnd {
                     others += 1
                 }
-                start = partEnd + 1
+                return true
             }
             if ours == 0 { return value }
             if others == 0 { return nil }
             var kept: [UInt8] = []
             kept.reserveCapacity(bytes.count)
-            start = 0
-            while start < bytes.count {
-                var partEnd = start
-                while partEnd < bytes.count, bytes[partEnd] != UInt8(ascii: ";") { partEnd += 1 }
-                var nameStart = start
-                while nameStart < partEnd, isBlank(bytes[nameStart]) { nameStart += 1 }
-                var nameEnd = nameStart
-                while nameEnd < partEnd, bytes[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
+            _ = forEachPart(bytes) { nameStart, nameEnd, partEnd in
                 if nameStart < partEnd, !settings.isOurs(bytes, nameStart..<nameEnd) {
                     if !kept.isEmpty { kept.append(contentsOf: "; ".utf8) }
                     kept.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[nameStart..<partEnd]))
                 }
-                start = partEnd + 1
+                return true
             }
             return String(decoding: kept, as: UTF8.self)
         }
