@@ -14,7 +14,10 @@ extension ClientConnectionHandler {
         let route = exchange.route
         pool.connect(route.key, address: route.address, timeout: route.connectTimeout, headerRules: runtime.headerRules).assumeIsolated().whenComplete { result in
             guard case .proxying(let current) = self.state, current === exchange else {
-                if case .success(let connection) = result { self.pool.park(connection) }
+                // The exchange ended while connecting (the client left, or it failed): the
+                // connection is closed, not parked, so a request the client abandoned leaves
+                // nothing open at the upstream.
+                if case .success(let connection) = result { connection.close() }
                 return
             }
             switch result {
