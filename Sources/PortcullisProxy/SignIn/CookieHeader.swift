@@ -64,11 +64,19 @@ enum CookieHeader {
 
     /// Visits the `name=value` pairs in order until `body` returns false.
     static func forEachPair<S: Sequence>(_ values: S, _ body: (Substring, Substring) -> Bool) where S.Element == String {
+        scanPairs(in: values) { header, _, name, value in body(substring(header, name), substring(header, value)) }
+    }
+
+    /// ``scanPairs(_:_:)`` over several header values in order, until `body` returns false;
+    /// `body` gets each header with its bytes and the pair's ranges in them.
+    @inline(__always)
+    static func scanPairs(
+        in values: some Sequence<String>,
+        _ body: (_ header: String, _ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, _ value: Range<Int>) -> Bool
+    ) {
         for header in values {
             var contiguous = header
-            let more = contiguous.withUTF8 { bytes in
-                scanPairs(bytes) { name, value in body(substring(header, name), substring(header, value)) }
-            }
+            let more = contiguous.withUTF8 { bytes in scanPairs(bytes) { body(header, bytes, $0, $1) } }
             if !more { return }
         }
     }

@@ -117,21 +117,15 @@ public final class SignInService: Sendable {
     /// to the one the memo opened last is not opened again.
     func forEachSessionID(_ cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, _ body: (SessionID) -> Bool) {
         let name = cookies.sessionNameBytes
-        for header in cookieHeaders {
-            var contiguous = header
-            let more = contiguous.withUTF8 { bytes in
-                CookieHeader.scanPairs(bytes) { nameRange, valueRange in
-                    guard CookieHeader.equals(bytes, nameRange, name) else { return true }
-                    let sealed = UnsafeBufferPointer(rebasing: bytes[valueRange])
-                    if let id = memo.id(for: sealed) { return body(id) }
-                    guard let opened = keyRing.open(bytes: sealed, context: Self.sessionSealContext),
-                        let id = SessionID(bytes: opened)
-                    else { return true }
-                    memo.remember(sealed, opensTo: id)
-                    return body(id)
-                }
-            }
-            if !more { return }
+        CookieHeader.scanPairs(in: cookieHeaders) { _, bytes, nameRange, valueRange in
+            guard CookieHeader.equals(bytes, nameRange, name) else { return true }
+            let sealed = UnsafeBufferPointer(rebasing: bytes[valueRange])
+            if let id = memo.id(for: sealed) { return body(id) }
+            guard let opened = keyRing.open(bytes: sealed, context: Self.sessionSealContext),
+                let id = SessionID(bytes: opened)
+            else { return true }
+            memo.remember(sealed, opensTo: id)
+            return body(id)
         }
     }
 

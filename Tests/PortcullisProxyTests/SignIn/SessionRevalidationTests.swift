@@ -30,6 +30,12 @@ struct SessionRevalidationTests {
         let gateway = try await SignedIn()
         let (harness, clock, audit, cookies) = (gateway.harness, gateway.clock, gateway.audit, gateway.cookies)
         defer { Task { await harness.stop() } }
+        // One keep-alive connection throughout as well: what it remembers of the cookie and the
+        // identity header lines must follow the revalidated identity.
+        let client = try await TestHTTPClient.connect(port: harness.port)
+        defer { Task { await client.close() } }
+        let cookieHeader = [("Cookie", "portcullis_session=\(try #require(cookies["portcullis_session"]))")]
+        #expect(try await client.send("/app/x", headers: cookieHeader).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Write")
         #expect(try await harness.get("/app/x", cookies: cookies).echoedHeader("X-Forwarded-Roles") == "Repairs.Read,Repairs.Write")
 
         harness.idp.updateUser(key: "alice") { $0.roles = ["Repairs.Read"] }
@@ -43,6 +49,7 @@ struct SessionRevalidationTests {
         #expect(after.status == 200)
         #expect(try after.echoedHeader("X-Forwarded-Roles") == "Repairs.Read")
         #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=true") })
+        #expect(try await client.send("/app/x", headers: cookieHeader).echoedHeader("X-Forwarded-Roles") == "Repairs.Read")
 
         // A second revalidation works only with the rotated refresh token (the dev IdP
         // refuses a used one).
