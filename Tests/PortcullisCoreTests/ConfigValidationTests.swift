@@ -71,7 +71,7 @@ struct ConfigValidationTests {
             (#"{ "routes": [{ "upstream": "http://u?x=1", "public": true }] }"#, #"routes[0].upstream: "http://u?x=1" must not have a query or fragment"#),
             (#"{ "routes": [{ "upstream": "https://u", "public": true }] }"#, #"routes[0].upstream: "https://u": https upstreams are not supported yet; use http on a trusted network"#),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "app" }] }"#, #"routes[0].pathPrefix: "app" must start with "/""#),
-            (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "/a/../b" }] }"#, #"routes[0].pathPrefix: "/a/../b" must be a plain path (no query, dot segments or encoded separators)"#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "/a/../b" }] }"#, #"routes[0].pathPrefix: "/a/../b" must be a plain canonical path (no query, dot segments, encoded separators, `//`, or percent-encoded letters and digits)"#),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "host": "https://x.org" }] }"#, #"routes[0].host: "https://x.org" is not a host name or *.domain pattern (no scheme, port or path)"#),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "timeouts": { "connect": 0 } }] }"#, "routes[0].timeouts.connect: 0 seconds is outside 0.05…300"),
             (#"{ "routes": [{ "upstream": "http://u" }] }"#, #"routes[0].public: the route is protected (public is false) but no sign-in method is configured; set "public": true or configure sign-in"#),

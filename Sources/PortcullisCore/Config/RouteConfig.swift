@@ -6,6 +6,9 @@ public struct RouteConfig: ConfigSection, Sendable {
     public var host: String?
     /// Path prefix, matched on whole segments: `/app` takes `/app` and `/app/x`, not `/apps`.
     public var pathPrefix: String
+    /// Match `pathPrefix` ignoring ASCII letter case, for upstreams that do (IIS, other
+    /// Windows servers), where `/ADMIN` is `/admin` and must take the same route.
+    public var caseInsensitive: Bool
     public var upstream: HTTPURL
     /// No sign-in required. Identity headers are still stripped from client requests.
     public var isPublic: Bool
@@ -19,8 +22,8 @@ public struct RouteConfig: ConfigSection, Sendable {
 
     public static var fields: [ConfigField] {
         [
-            .value("name"), .value("host"), .value("pathPrefix"), .value("upstream"), .value("public"),
-            .object("allow", AccessPolicy.self), .value("preserveHost"), .value("stripPrefix"),
+            .value("name"), .value("host"), .value("pathPrefix"), .value("caseInsensitive"), .value("upstream"),
+            .value("public"), .object("allow", AccessPolicy.self), .value("preserveHost"), .value("stripPrefix"),
             .object("timeouts", RouteTimeouts.self),
         ]
     }
@@ -38,9 +41,10 @@ public struct RouteConfig: ConfigSection, Sendable {
         if !pathPrefix.hasPrefix("/") {
             reader.fail("pathPrefix", "\"\(pathPrefix)\" must start with \"/\"")
         } else if RequestTarget.validate(pathPrefix) != nil || pathPrefix.contains("?") {
-            reader.fail("pathPrefix", "\"\(pathPrefix)\" must be a plain path (no query, dot segments or encoded separators)")
+            reader.fail("pathPrefix", "\"\(pathPrefix)\" must be a plain canonical path (no query, dot segments, encoded separators, `//`, or percent-encoded letters and digits)")
         }
         if pathPrefix.count > 1 && pathPrefix.hasSuffix("/") { pathPrefix.removeLast() }
+        caseInsensitive = reader.bool("caseInsensitive", default: false)
 
         upstream = HTTPURL(scheme: "http", host: "invalid", port: 80, path: "")
         if let text = reader.string("upstream") {
