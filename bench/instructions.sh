@@ -10,13 +10,13 @@
 # usage: bench/instructions.sh [PATH]        (default /)
 #
 # With IC_AUTH=1 the route is protected instead of public: Portcullis signs in at the harness's
-# IdP (oidc-provider-mock on IC_IDP, started by ../shared/bench/peers.sh start), the script
-# logs in as alice with ../shared/bench/login.py and wrk sends that session cookie, so the
+# IdP (oidc-provider-mock on IC_IDP, started by bench/peers/peers.sh start), the script
+# logs in as alice with bench/peers/login.py and wrk sends that session cookie, so the
 # count is of authenticated requests served from the in-process session cache.
 #
 # environment (defaults in brackets):
 #   UPSTREAM [http://127.0.0.1:18080]  the upstream to proxy to (the harness's nginx when
-#                    ../shared/bench/peers.sh start runs); when nothing answers there, the
+#                    bench/peers/peers.sh start runs); when nothing answers there, the
 #                    built-in echo upstream is started instead (its answers are larger, so
 #                    compare numbers only between runs against the same upstream)
 #   IC_PORT [18095]  IC_DURATION [6] (seconds counted)  IC_CONNS [32]  IC_ACCESS_LOG [true]
@@ -32,6 +32,10 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh, and
+# resolve_portcullis_binary
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 URLPATH=${1:-/}
 SCRATCH=${SCRATCH:-.build}
 UPSTREAM=${UPSTREAM:-http://127.0.0.1:18080}
@@ -51,8 +55,6 @@ for c in valgrind callgrind_control callgrind_annotate wrk curl gcc strip timeou
 done
 [[ $UPSTREAM == http://127.0.0.1:* ]] || die "UPSTREAM must be a loopback URL"
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 resolve_portcullis_binary
 
 TMP=$(mktemp -d /tmp/portcullis-instructions.XXXXXX)
@@ -91,8 +93,9 @@ fi
 URL=http://127.0.0.1:$IC_PORT
 if [[ $IC_AUTH == 1 ]]; then
     [[ $IC_IDP == http://127.0.0.1:* ]] || die "IC_IDP must be a loopback URL"
+    [[ -f $LOGIN_PY ]] || die "login helper not found: $LOGIN_PY"
     curl -s --noproxy '*' --max-time 2 -o /dev/null "$IC_IDP/.well-known/openid-configuration" \
-        || die "no IdP at $IC_IDP (run ../shared/bench/peers.sh start)"
+        || die "no IdP at $IC_IDP (run $HARNESS start)"
     head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$TMP/client-secret"   # the mock accepts any secret
     "$BIN" keys generate --file "$TMP/session-keys" >/dev/null || die "portcullis keys generate failed"
     cat >"$TMP/config.json" <<EOF
@@ -135,7 +138,7 @@ VPID=$(ps -o pid= --ppid "$WRAPPER" | head -1 | tr -d ' ')
 WRK_ARGS=()
 if [[ $IC_AUTH == 1 ]]; then
     log "signing in as alice through the gateway (slow under valgrind)"
-    cookie=$(python3 "$ROOT/../shared/bench/login.py" --gateway "$URL" --path "$URLPATH" --idp "$IC_IDP" --timeout 60 \
+    cookie=$(python3 "$LOGIN_PY" --gateway "$URL" --path "$URLPATH" --idp "$IC_IDP" --timeout 60 \
         2>"$TMP/login.log") || { tail -n 20 "$TMP/login.log" >&2; die "login through the gateway failed"; }
     WRK_ARGS=(-H "Cookie: $cookie")
 fi

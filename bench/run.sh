@@ -2,9 +2,9 @@
 # bench/run.sh - Portcullis against its peers in one loopback benchmark run.
 #
 # Builds the release binary, starts Portcullis on a public (no-auth) route in front of the
-# harness's nginx upstream, and runs ../shared/bench/peers.sh with Portcullis as its extra
-# target, so direct upstream, nginx-plain, apache-oidc and Portcullis are measured in the
-# same run. Prints the harness's report, then the two target ratios:
+# harness's nginx upstream, and runs the peer harness bench/peers/peers.sh with Portcullis as
+# its extra target, so direct upstream, nginx-plain, apache-oidc and Portcullis are measured
+# in the same run. Prints the harness's report, then the two target ratios:
 #
 #   Portcullis req/s ÷ nginx-plain req/s          target >= 0.8
 #   Portcullis gw CPU µs/req ÷ nginx-plain's      target <= 1.3
@@ -22,14 +22,17 @@
 #   PC_MAX_IDLE [64]        upstreamPool.maxIdlePerUpstream
 #   PC_MAX_LIFETIME [1800]  Portcullis runs under `timeout` and dies by itself after this
 #   KEEP_TMP [0]            1 = keep the temp dir (config, Portcullis log)
-#   passed through to the harness (see the header of ../shared/bench/peers.sh):
+#   passed through to the harness (see the header of bench/peers/peers.sh):
 #   WRK_THREADS WRK_CONNS WRK_DURATION WARMUP REPEAT PATHS UP_WORKERS PLAIN_WORKERS
 #   WRK_CPUS SERVER_CPUS WAIT_IDLE IDLE_MAX_PCT APACHE_PLAIN PB_RUN RESULTS_DIR PB_MAX_LIFETIME ...
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-HARNESS=../shared/bench/peers.sh
+# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh, and
+# resolve_portcullis_binary
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 SCRATCH=${SCRATCH:-.build}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -44,12 +47,10 @@ PC_URL="http://127.0.0.1:$PC_PORT"
 log() { printf '[run %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-[[ -x $HARNESS ]] || die "harness not found: $ROOT/$HARNESS"
+[[ -x $HARNESS ]] || die "harness not found: $HARNESS"
 for c in curl timeout python3; do command -v "$c" >/dev/null || die "missing command: $c"; done
 
 # ------------------------------------------------------------------ build
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 resolve_portcullis_binary
 
 # ------------------------------------------------------------------ config
