@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -79,18 +81,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The data plane (SwiftNIO) and the gateway's endpoints; it receives its session
+        // store and HTTP client built by the composition root (the executable).
         .target(
             name: "PortcullisProxy",
             dependencies: [
                 "PortcullisCore",
                 "PortcullisAuth",
                 "PortcullisSessions",
-                "PortcullisPostgres",
                 "PortcullisOIDC",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -105,10 +110,13 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The CLI and the composition root: builds the store and the HTTP client, runs the
+        // services under a ServiceGroup (signals, reload, drain).
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "PortcullisCore",
+                "PortcullisAuth",
                 "PortcullisProxy",
                 "PortcullisSessions",
                 "PortcullisPostgres",
@@ -116,7 +124,10 @@ let package = Package(
                 "PortcullisDevIdP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -136,14 +147,14 @@ let package = Package(
         // Benchmark: memory cost of live sessions in the memory store (bench/session-memory.sh).
         .executableTarget(
             name: "SessionMemoryBench",
-            dependencies: ["PortcullisCore", "PortcullisAuth", "PortcullisSessions"],
+            dependencies: ["PortcullisCore", "PortcullisSessions"],
             path: "bench/SessionMemoryBench"
         ),
         // Test-only helpers shared by test targets (a throwaway PostgreSQL server); never
         // linked into the executable.
         .target(
             name: "PortcullisTestSupport",
-            dependencies: []
+            dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PortcullisSessionsTests",
@@ -157,6 +168,7 @@ let package = Package(
             dependencies: [
                 "PortcullisCore",
                 "PortcullisDevIdP",
+                "PortcullisTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -170,6 +182,7 @@ let package = Package(
             name: "PortcullisProxyTests",
             dependencies: [
                 "PortcullisCore",
+                "PortcullisAuth",
                 "PortcullisProxy",
                 "PortcullisSessions",
                 "PortcullisPostgres",
@@ -177,10 +190,11 @@ let package = Package(
                 "PortcullisEcho",
                 "PortcullisDevIdP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
     ],

@@ -20,7 +20,7 @@ extension ClientConnectionHandler {
             }
             return
         }
-        let keepAlive = head.isKeepAlive
+        let keepAlive = head.isKeepAlive && !draining
         let (status, bytes) = writeLocal(answer, for: head, keepAlive: keepAlive)
         accessLog?.record(
             .init(

@@ -22,7 +22,7 @@ extension ClientConnectionHandler {
             }
             switch result {
             case .success(let connection):
-                self.attach(connection, to: exchange, at: .now(), flush: true)
+                self.attach(connection, to: exchange, at: self.loopNow(), flush: true)
             case .failure(let error):
                 let timedOut: Bool
                 if case ChannelError.connectTimeout = error { timedOut = true } else { timedOut = false }
@@ -86,7 +86,7 @@ extension ClientConnectionHandler {
         guard exchange.upstream != nil, exchange.responseStatus == nil, exchange.responseDeadline == nil else { return }
         // The connection's timer fires no later than this deadline (it never sleeps longer
         // than the shortest timeout), so setting the deadline is enough.
-        exchange.responseDeadline = .now() + exchange.route.responseTimeout
+        exchange.responseDeadline = loopNow() + exchange.route.responseTimeout
     }
 
     /// Ends an exchange that can no longer produce a well-formed response: both connections close.
@@ -159,7 +159,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     }
 
     private func startResponse(_ exchange: ProxyExchange, head: UpstreamResponseHead, upgrading: Bool) {
-        let now = NIODeadline.now()
+        let now = loopNow()
         exchange.lastActivity = now
         exchange.upstreamHeadAt = now
         exchange.responseStatus = head.status
@@ -192,7 +192,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             context.flush()
         }
         if let head { responseHeadSpare = head }
-        let now = NIODeadline.now()
+        let now = loopNow()
         connection.delegate = nil
         if exchange.upstreamKeepAlive && exchange.requestComplete {
             connection.hasServedRequests = true
@@ -207,7 +207,7 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
         guard case .proxying(let exchange) = state, exchange.upstream === connection, let context else { return }
-        exchange.lastActivity = .now()
+        exchange.lastActivity = loopNow()
         writeHeldHead(exchange, context: context)
         context.flush()
     }

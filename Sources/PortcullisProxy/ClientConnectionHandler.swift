@@ -64,11 +64,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case parseError(HTTPParserError)
     }
 
-    let runtime: GatewayRuntime
+    /// This event loop's pool and current runtime (config).
+    let loop: GatewayLoop
     let pool: UpstreamPool
-    let endpoints: GatewayEndpoints
+    let threadPool: NIOThreadPool
     let accessLog: AccessLog?
     let logger: Logger
+    /// The runtime the current (or last) request started with: read from the loop once per
+    /// request, so a reload applies from the next request and never halfway through one.
+    @exclusivity(unchecked) var runtime: GatewayRuntime
     // The mutable state below (and that of `ProxyExchange`, `UpstreamConnection` and
     // `UpstreamPool`) is confined to the channel's event loop, and no access to it spans a
     // call that could re-enter the handler (the two passed inout, the access-log scratch and the
@@ -92,8 +96,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     @exclusivity(unchecked) private var handlingWaiting = false
     /// Bytes of the current exchange moved in this read cycle (for its idle deadline).
     @exclusivity(unchecked) var exchangeInput = false
-    /// When the client last sent anything or the last response ended: the idle clock.
+    /// When the last response ended (or the connection opened): the idle clock.
     @exclusivity(unchecked) var idleSince = NIODeadline.now()
+    /// When the first byte of the next request head arrived, while the head is incomplete:
+    /// the head deadline runs from here and is not reset by further bytes (slowloris).
+    @exclusivity(unchecked) var headStarted: NIODeadline?
+    /// A request ended in this read cycle, so bytes seen while idle were its own, not a new head's.
+    @exclusivity(unchecked) var requestEndedInRead = false
+    /// The server is draining: finish the current response with `Connection: close`.
+    @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) private var timer: Scheduled<Void>?
     @exclusivity(unchecked) var logScratch = AccessLog.Scratch()
     /// The session cookie this connection opened last (see ``SessionCookieMemo``).
@@ -107,13 +118,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     @exclusivity(unchecked) var requestHeadSpare: ByteBuffer?
     @exclusivity(unchecked) var responseHeadSpare: ByteBuffer?
 
-    init(runtime: GatewayRuntime, pool: UpstreamPool, endpoints: GatewayEndpoints, accessLog: AccessLog?, logger: Logger) {
-        self.runtime = runtime
-        self.pool = pool
-        self.endpoints = endpoints
+    init(loop: GatewayLoop, threadPool: NIOThreadPool, accessLog: AccessLog?, logger: Logger) {
+        self.loop = loop
+        self.pool = loop.pool
+        self.runtime = loop.runtime
+        self.threadPool = threadPool
         self.accessLog = accessLog
         self.logger = logger
     }
+
+    /// The event loop's clock (virtual under `EmbeddedEventLoop`, so timer tests need no waits).
+    @inline(__always)
+    func loopNow() -> NIODeadline { context?.eventLoop.now ?? .now() }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -183,6 +199,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
         case .end(let trailers):
             requestOpen = false
+            requestEndedInRead = true
             switch state {
             case .proxying(let exchange):
                 exchange.requestComplete = true
@@ -211,17 +228,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func channelReadComplete(context: ChannelHandlerContext) {
         switch state {
         case .idle:
-            // Part of a head arrived: the client is not idle.
-            idleSince = .now()
+            // Part of a head arrived (the decoder holds it): the head deadline starts now.
+            if !requestEndedInRead && headStarted == nil { headStarted = loopNow() }
         case .proxying(let exchange):
             if exchangeInput {
-                exchange.lastActivity = .now()
+                exchange.lastActivity = loopNow()
                 exchangeInput = false
             }
             flushUpstream(exchange)
         default:
             break
         }
+        requestEndedInRead = false
         context.fireChannelReadComplete()
     }
 
@@ -288,6 +306,25 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
+    /// The server is draining: an idle connection closes now; a busy one finishes its
+    /// response with `Connection: close` and then closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        draining = true
+        switch state {
+        case .idle where headStarted == nil && waiting.isEmpty:
+            state = .closed
+            context.close(promise: nil)
+        case .proxying(let exchange) where exchange.responseStatus == nil:
+            exchange.keepClientAlive = false
+        default:
+            break
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             context.close(promise: nil)
@@ -327,8 +364,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .idle, .local, .responding, .awaitingSession:
             break
         }
-        state = .closed
         let page = error == .headerOverflow ? GatewayPage.headersTooLarge() : .badRequest("malformed HTTP request")
+        closeAnswering(page)
+    }
+
+    /// Answers with `page` and closes: for a request that cannot be read to its end.
+    func closeAnswering(_ page: GatewayPage) {
+        guard let context else { return }
+        state = .closed
         var buffer = allocator.buffer(capacity: 1024)
         let body = page.render(accept: nil, allocator: allocator).body
         buffer.writeStatusLine(version: .http1_1, status: page.status)
@@ -345,7 +388,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func startTimer(context: ChannelHandlerContext) {
         guard timer == nil else { return }
-        idleSince = .now()
+        idleSince = loopNow()
         armTimer(at: idleSince + runtime.connectionTimerInterval)
     }
 
@@ -361,12 +404,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func timerFired() {
         timer = nil
         guard let context, context.channel.isActive else { return }
-        let now = NIODeadline.now()
+        let now = loopNow()
         var next = now + runtime.connectionTimerInterval
         switch state {
         case .idle:
+            if let headStarted {
+                let deadline = headStarted + runtime.requestHeadTimeout
+                if now >= deadline {
+                    logger.info("request head not complete in time", metadata: ["peer": .string(peer)])
+                    closeAnswering(GatewayPage(status: .requestTimeout, title: "Request timeout", message: "The request did not arrive in time."))
+                    return
+                }
+                next = min(next, deadline)
+            }
             let deadline = idleSince + runtime.clientIdleTimeout
-            if now >= deadline {
+            if now >= deadline, headStarted == nil {
                 context.close(promise: nil)
                 return
             }
@@ -405,8 +457,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     // MARK: Routing
 
+    /// A request head is in: frame checks (target, host), then the gateway's own endpoints,
+    /// then the route, the session and the admission decision, which this only performs.
     private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let started = NIODeadline.now()
+        headStarted = nil
+        runtime = loop.runtime
+        let started = loopNow()
         let target: RequestTarget
         switch RequestTarget.parse(head.uri) {
         case .success(let parsed): target = parsed
@@ -414,78 +470,112 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             state = .local(head: head, path: "-", route: nil, answer: .page(.badRequest(rejection.reason)), started: started)
             return
         }
+        let host: String?
+        switch Self.requestHost(head, target: target) {
+        case .success(let value): host = value
+        case .failure(let rejection):
+            state = .local(head: head, path: target.path, route: nil, answer: .page(.badRequest(rejection.reason)), started: started)
+            return
+        }
         if Self.isGatewayPath(target.path) {
-            let answer = endpoints.answer(head, target: target, peer: peer, on: context.eventLoop)
+            let request = EndpointRequest(
+                name: target.path.dropFirst(GatewayEndpoints.prefix.utf8.count), head: head, target: target, peer: peer,
+                eventLoop: context.eventLoop)
+            let answer = GatewayEndpoints.answer(request, runtime: runtime, threadPool: threadPool)
             state = .local(head: head, path: target.path, route: nil, answer: answer, started: started)
             return
         }
-        guard let index = runtime.routeTable.match(host: head.headers.first(name: "host"), path: target.path) else {
+        guard let index = runtime.routeTable.match(host: host, path: target.path) else {
             state = .local(head: head, path: target.path, route: nil, answer: .page(.notFound()), started: started)
             return
         }
         let route = runtime.routes[index]
-        var identity: Identity?
-        if !route.config.isPublic {
-            switch runtime.signIn?.checkSession(cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, on: context.eventLoop) ?? .anonymous {
-            case .live(let session):
-                if let denied = denial(session.identity, route: route) {
-                    state = .local(head: head, path: target.path, route: route.config.name, answer: denied, started: started)
-                    return
-                }
-                identity = session.identity
-            case .anonymous:
-                state = .local(
-                    head: head, path: target.path, route: route.config.name, answer: Self.unauthenticated(head, target), started: started)
-                return
-            case .pending(let decision):
-                let wait = SessionWait(head: head, target: target, route: route, started: started)
-                state = .awaitingSession(wait)
-                decision.assumeIsolated().whenComplete { result in self.sessionDecided(wait, result) }
-                return
-            }
+        let request = AdmittedRequest(head: head, target: target, host: host, route: route, started: started)
+        guard !route.config.isPublic else {
+            forward(request, identity: nil, context: context)
+            return
         }
-        forward(head, target: target, route: route, identity: identity, started: started, context: context)
+        switch runtime.gate.check(
+            cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, rules: runtime.sessionRules, on: context.eventLoop)
+        {
+        case .live(let session):
+            perform(Admission.decide(route: route.config, session: .live(session.identity), isBrowserNavigation: Self.isBrowserNavigation(head)), request, context: context)
+        case .anonymous:
+            perform(Admission.decide(route: route.config, session: .anonymous, isBrowserNavigation: Self.isBrowserNavigation(head)), request, context: context)
+        case .pending(let decision):
+            let wait = SessionWait(request)
+            state = .awaitingSession(wait)
+            decision.assumeIsolated().whenComplete { result in self.sessionDecided(wait, result) }
+        }
+    }
+
+    /// The one host the request names: the `Host` field, which must be single, well formed,
+    /// and agree with an absolute-form target (RFC 9112 §3.2). Routing, `Host` upstream and
+    /// `X-Forwarded-Host` all use this value, so a second `Host` cannot choose one route and
+    /// reach another.
+    static func requestHost(_ head: HTTPRequestHead, target: RequestTarget) -> Result<String?, RequestTarget.Rejection> {
+        var value: String?
+        var count = 0
+        for (name, field) in head.headers where name.utf8.count == 4 && fieldName(name, is: "host") {
+            count += 1
+            value = field
+        }
+        let minor = Int(head.version.major) > 1 ? 1 : Int(head.version.minor)
+        if count > 1 {
+            return RequestHost.resolve(hostValues: head.headers["host"], absoluteAuthority: target.authority, httpMinorVersion: minor)
+        }
+        if let value {
+            return RequestHost.resolve(hostValues: CollectionOfOne(value), absoluteAuthority: target.authority, httpMinorVersion: minor)
+        }
+        return RequestHost.resolve(hostValues: EmptyCollection<String>(), absoluteAuthority: target.authority, httpMinorVersion: minor)
     }
 
     /// A pending session check finished: the request becomes an exchange or a local answer,
     /// and the input that waited meanwhile (its body, its end) is handled as usual.
     private func sessionDecided(_ wait: SessionWait, _ result: Result<SessionResolution, any Error>) {
         guard case .awaitingSession(let current) = state, current === wait, let context else { return }
-        var answer: LocalAnswer?
+        let session: Admission.SessionState
         switch result {
-        case .success(.live(let session)):
-            answer = denial(session.identity, route: wait.route)
-            if answer == nil {
-                forward(wait.head, target: wait.target, route: wait.route, identity: session.identity, started: wait.started, context: context)
-            }
-        case .success(.anonymous):
-            answer = Self.unauthenticated(wait.head, wait.target)
-        case .success(.unavailable), .failure:
-            answer = .page(SignInService.sessionsUnavailablePage())
+        case .success(.live(let live)): session = .live(live.identity)
+        case .success(.anonymous): session = .anonymous
+        case .success(.unavailable), .failure: session = .unavailable
         }
-        if let answer {
-            state = .local(head: wait.head, path: wait.target.path, route: wait.route.config.name, answer: answer, started: wait.started)
-        }
+        let head = wait.request.head
+        perform(Admission.decide(route: wait.request.route.config, session: session, isBrowserNavigation: Self.isBrowserNavigation(head)), wait.request, context: context)
         handleWaitingInput()
     }
 
-    /// The route's access policy (`allow`) refusing this identity: a 403 page, audited.
-    private func denial(_ identity: Identity, route: RouteTarget) -> LocalAnswer? {
-        guard let policy = route.config.allow, !policy.allows(identity) else { return nil }
-        runtime.signIn?.audit.warning(
-            "access denied",
-            metadata: ["event": "access.denied", "user": "\(identity.username)", "route": "\(route.config.name)", "peer": "\(peer)"])
-        return .page(
-            GatewayPage(
-                status: .forbidden, title: "Access denied",
-                message: "Your account (\(identity.username)) does not have access to this application. Ask your administrator for access.",
-                link: ("Sign out", "/.portcullis/logout")))
+    /// Carries out an admission decision.
+    private func perform(_ admission: Admission, _ request: AdmittedRequest, context: ChannelHandlerContext) {
+        let answer: LocalAnswer
+        switch admission {
+        case .proxy(let identity):
+            forward(request, identity: identity, context: context)
+            return
+        case .signIn:
+            answer = .response(SignInResponses.loginRedirect(path: request.target.path, query: request.target.query))
+        case .unauthenticated:
+            answer = Self.unauthenticatedAnswer
+        case .forbidden(let identity, let reason):
+            runtime.gate.audit.warning(
+                "access denied",
+                metadata: [
+                    "event": "access.denied", "user": "\(identity.username)", "route": "\(request.route.config.name)", "reason": "\(reason)",
+                    "peer": "\(peer)",
+                ])
+            answer = .page(
+                GatewayPage(
+                    status: .forbidden, title: "Access denied",
+                    message: "Your account (\(identity.username)) does not have access to this application. Ask your administrator for access.",
+                    link: ("Sign out", "/.portcullis/logout")))
+        case .unavailable:
+            answer = .page(SignInResponses.sessionsUnavailablePage())
+        }
+        state = .local(head: request.head, path: request.target.path, route: request.route.config.name, answer: answer, started: request.started)
     }
 
-    private func forward(
-        _ head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, identity: Identity?, started: NIODeadline,
-        context: ChannelHandlerContext
-    ) {
+    private func forward(_ request: AdmittedRequest, identity: Identity?, context: ChannelHandlerContext) {
+        let head = request.head, target = request.target, route = request.route
         if Self.expectsContinue(head) {
             // Upstream 1xx answers are not relayed, so the gateway itself invites the body
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
@@ -495,11 +585,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         requestHeadSpare = nil
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
-            from: head, path: target.path, query: target.query, route: route, runtime: runtime, peer: peer,
+            from: head, path: target.path, query: target.query, host: request.host, route: route, runtime: runtime, peer: peer,
             identityFields: identity.map { identityHeaderMemo.fields(for: $0, names: runtime.config.identityHeaders) } ?? [],
             into: &headBuffer)
         requestHeadSpare = headBuffer
-        let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: started)
+        let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)
+        if draining { exchange.keepClientAlive = false }
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
     }
@@ -515,11 +606,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// After a response's end: close, or go back to reading the next request.
-    func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?, now: NIODeadline = .now()) {
+    func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?, now: NIODeadline? = nil) {
         guard let context else { return }
-        if keepAlive {
+        if keepAlive && !draining {
             state = .idle
-            idleSince = now
+            idleSince = now ?? loopNow()
             handleWaitingInput()
         } else {
             state = .closed
@@ -544,13 +635,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             in: &logScratch, now: now)
     }
 
-    /// No session on a protected route: a browser navigating is sent to sign in (and back
-    /// here afterwards); scripts and API clients get a 401 they can act on, since a redirect
-    /// to an HTML sign-in page would only confuse them.
-    static func unauthenticated(_ head: HTTPRequestHead, _ target: RequestTarget) -> LocalAnswer {
-        if isBrowserNavigation(head) {
-            return .response(SignInService.loginRedirect(path: target.path, query: target.query))
-        }
+    /// No session on a protected route, and not a browser navigating: a 401 that scripts
+    /// and API clients can act on, since a redirect to an HTML sign-in page would only
+    /// confuse them.
+    static let unauthenticatedAnswer: LocalAnswer = {
         var headers = HTTPHeaders()
         headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", login=\"/.portcullis/login\"")
         return .response(
@@ -558,14 +646,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 status: .unauthorized, contentType: "application/json",
                 body: "{\"status\":401,\"error\":\"unauthenticated\",\"message\":\"Sign-in required.\",\"login\":\"/.portcullis/login\"}\n",
                 headers: headers))
-    }
+    }()
 
     static func isBrowserNavigation(_ head: HTTPRequestHead) -> Bool {
-        guard head.method == .GET || head.method == .HEAD else { return false }
         let headers = head.headers
-        if headers.first(name: "x-requested-with")?.lowercased() == "xmlhttprequest" { return false }
-        if let mode = headers.first(name: "sec-fetch-mode"), mode != "navigate" { return false }
-        return headers["accept"].contains { $0.contains("text/html") }
+        return BrowserNavigation.isNavigation(
+            method: head.method.rawValue, accept: headers["accept"], secFetchMode: headers.first(name: "sec-fetch-mode"),
+            requestedWith: headers.first(name: "x-requested-with"))
     }
 
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {

@@ -22,22 +22,21 @@ enum LocalAnswer: Sendable {
 }
 
 /// The gateway's own endpoints under the reserved prefix `/.portcullis/`. No route can
-/// claim this prefix, so these answer the same whatever the routes say.
-struct GatewayEndpoints {
+/// claim this prefix, so these answer the same whatever the routes say. The sign-in methods
+/// answer their own endpoints first; sign-out is shared, since the session gate ends any
+/// session and the session's own method says where the browser goes next.
+enum GatewayEndpoints {
     static let prefix = "/.portcullis/"
 
-    let runtime: GatewayRuntime
-    let threadPool: NIOThreadPool
-
-    func answer(_ head: HTTPRequestHead, target: RequestTarget, peer: String, on eventLoop: EventLoop) -> LocalAnswer {
-        let name = target.path.dropFirst(Self.prefix.count)
-        if let signIn = runtime.signIn, let answer = signInAnswer(name, signIn, head, target, peer, eventLoop) {
-            return answer
+    static func answer(_ request: EndpointRequest, runtime: GatewayRuntime, threadPool: NIOThreadPool) -> LocalAnswer {
+        for method in runtime.signInMethods {
+            if let answer = method.answer(request, rules: runtime.sessionRules) { return answer }
         }
-        switch name {
-        case "healthz":
+        let eventLoop = request.eventLoop
+        switch (request.name, request.head.method) {
+        case ("healthz", _):
             return .response(LocalResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ok\n"))
-        case "readyz":
+        case ("readyz", _):
             let future = runtime.readiness.check(on: eventLoop, threadPool: threadPool).map { failures -> LocalAnswer in
                 if failures.isEmpty {
                     return .response(LocalResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ready\n"))
@@ -51,43 +50,36 @@ struct GatewayEndpoints {
                 .response(LocalResponse(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: "not ready\n"))
             }
             return .deferred(future)
+        case ("logout", let method) where runtime.config.hasSignIn:
+            guard method == .GET || method == .POST else { return methodNotAllowed }
+            let headers = request.head.headers, peer = request.peer
+            return .deferred(eventLoop.makeFutureWithTask { await signOut(headers: headers, peer: peer, runtime: runtime) })
+        case ("signed-out", let method) where runtime.config.hasSignIn:
+            guard method == .GET || method == .HEAD else { return methodNotAllowed }
+            return .page(
+                GatewayPage(
+                    status: .ok, title: "Signed out", message: "You have signed out.", link: ("Sign in again", "/.portcullis/login")))
         default:
             return .page(.notFound())
         }
     }
 
-    /// The sign-in endpoints; nil for any other name.
-    private func signInAnswer(
-        _ name: Substring, _ signIn: SignInService, _ head: HTTPRequestHead, _ target: RequestTarget, _ peer: String,
-        _ eventLoop: EventLoop
-    ) -> LocalAnswer? {
-        let headers = head.headers
-        switch (name, head.method) {
-        case ("login", .GET), ("login", .HEAD):
-            let query = target.query.map(String.init)
-            return .deferred(eventLoop.makeFutureWithTask { await signIn.login(query: query.map { Substring($0) }, headers: headers, peer: peer) })
-        case ("callback", .GET):
-            let parameters = FormURLEncoding.uniqueParameters(target.query)
-            return .deferred(eventLoop.makeFutureWithTask { await signIn.callback(parameters: parameters, headers: headers, peer: peer) })
-        case ("callback", .POST):
-            // response_mode=form_post: the code arrives in a form body.
-            return .withBody(limit: 64 * 1024) { body in
-                let parameters = FormURLEncoding.uniqueParameters(Substring(String(buffer: body)))
-                return .deferred(eventLoop.makeFutureWithTask { await signIn.callback(parameters: parameters, headers: headers, peer: peer) })
-            }
-        case ("logout", .GET), ("logout", .POST):
-            return .deferred(eventLoop.makeFutureWithTask { await signIn.logout(headers: headers, peer: peer) })
-        case ("frontchannel-logout", .GET):
-            let query = target.query.map { String($0) }
-            return .deferred(eventLoop.makeFutureWithTask { await signIn.frontChannelLogout(query: query.map { Substring($0) }, peer: peer) })
-        case ("signed-out", .GET), ("signed-out", .HEAD):
-            return .page(
-                GatewayPage(
-                    status: .ok, title: "Signed out", message: "You have signed out.", link: ("Sign in again", "/.portcullis/login")))
-        case ("login", _), ("callback", _), ("logout", _), ("frontchannel-logout", _), ("signed-out", _):
-            return .page(GatewayPage(status: .methodNotAllowed, title: "Method not allowed", message: "This address does not accept that method."))
-        default:
-            return nil
+    static let methodNotAllowed = LocalAnswer.page(
+        GatewayPage(status: .methodNotAllowed, title: "Method not allowed", message: "This address does not accept that method."))
+
+    /// Ends the request's sessions here and everywhere, clears the cookie, and sends the
+    /// browser to its sign-in method's own sign-out (Entra's end-session endpoint) or to
+    /// the signed-out page.
+    static func signOut(headers: HTTPHeaders, peer: String, runtime: GatewayRuntime) async -> LocalAnswer {
+        let rules = runtime.sessionRules
+        var responseHeaders = HTTPHeaders()
+        responseHeaders.add(name: "Set-Cookie", value: rules.cookies.deleteCookie(rules.cookies.sessionName))
+        let session = await runtime.gate.endSessions(cookieHeaders: headers["cookie"], rules: rules, peer: peer)
+        if let session, let method = runtime.signInMethod(for: session.identity.method),
+            let location = await method.signOutRedirect(for: session)
+        {
+            return .response(SignInResponses.redirect(to: location, headers: responseHeaders))
         }
+        return .response(SignInResponses.redirect(to: "/.portcullis/signed-out", headers: responseHeaders))
     }
 }

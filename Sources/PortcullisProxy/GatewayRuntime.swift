@@ -1,9 +1,11 @@
 import NIOCore
+import PortcullisAuth
 import PortcullisCore
 
 /// Everything the data plane needs to serve requests under one config, precomputed once so
-/// the per-request path only looks things up. Immutable: a reload builds a new one and new
-/// connections pick it up.
+/// the per-request path only looks things up. Immutable: a reload builds a new one and every
+/// event loop swaps it in for its next request (see ``GatewayLoops``), while requests in
+/// flight finish on the one they started with.
 public final class GatewayRuntime: Sendable {
     public let config: GatewayConfig
     let routeTable: RouteTable
@@ -13,17 +15,26 @@ public final class GatewayRuntime: Sendable {
     let forwardedProto: String
     let forwardedPort: String
     let readiness: ReadinessProbe
-    /// Entra sign-in and sessions; nil when every route is public.
-    let signIn: SignInService?
+    /// The process's sessions; the rules (keys, cookies, lifetimes, revalidators) are this config's.
+    let gate: SessionGate
+    let sessionRules: SessionRules
+    /// The configured sign-in methods, asked in order for their endpoints.
+    let signInMethods: [any SignInMethod]
+    /// The gateway's cookies, removed from requests sent upstream; nil without sign-in.
+    let ourCookies: CookieSettings?
     /// How long a client connection's single timer may sleep: no longer than the shortest
     /// timeout it enforces, so a deadline set while it sleeps is never passed unnoticed.
     let connectionTimerInterval: TimeAmount
     let clientIdleTimeout: TimeAmount
+    let requestHeadTimeout: TimeAmount
 
-    public init(config: GatewayConfig, signIn: SignInService? = nil) {
-        precondition(signIn != nil || !config.hasSignIn, "a config with sign-in needs its SignInService")
+    init(config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator]) {
         self.config = config
-        self.signIn = signIn
+        self.gate = services.gate
+        self.signInMethods = signInMethods
+        let keyRing = config.session.keys.isEmpty ? services.ephemeralKeyRing : KeyRing(keys: config.session.keys)
+        sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators)
+        ourCookies = config.hasSignIn ? sessionRules.cookies : nil
         self.routeTable = RouteTable(routes: config.routes)
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders)
         let routes = config.routes.map(RouteTarget.init)
@@ -33,9 +44,28 @@ public final class GatewayRuntime: Sendable {
         self.readiness = ReadinessProbe(hosts: Set(config.routes.map(\.upstream.host)))
         let clientIdleTimeout = TimeAmount.fromSeconds(config.limits.clientIdleTimeout)
         self.clientIdleTimeout = clientIdleTimeout
-        self.connectionTimerInterval = routes.reduce(clientIdleTimeout) { shortest, route in
+        let requestHeadTimeout = TimeAmount.fromSeconds(config.limits.requestHeadTimeout)
+        self.requestHeadTimeout = requestHeadTimeout
+        self.connectionTimerInterval = routes.reduce(min(clientIdleTimeout, requestHeadTimeout)) { shortest, route in
             min(shortest, route.idleTimeout, route.responseTimeout)
         }
+    }
+
+    /// The runtime for `config`, with its sign-in methods built (Entra's client certificate
+    /// is loaded here, so an unusable one fails the start or the reload, not a sign-in).
+    public static func make(config: GatewayConfig, services: GatewayServices) async throws -> GatewayRuntime {
+        var methods: [any SignInMethod] = []
+        var revalidators: [Identity.Method: any SessionRevalidator] = [:]
+        if let entra = try await EntraSignIn.make(config: config, services: services) {
+            methods.append(entra)
+            revalidators[.sso] = entra
+        }
+        return GatewayRuntime(config: config, services: services, signInMethods: methods, revalidators: revalidators)
+    }
+
+    /// The sign-in method that created sessions of `method`.
+    func signInMethod(for method: Identity.Method) -> (any SignInMethod)? {
+        signInMethods.first { $0.method == method }
     }
 }
 
@@ -62,10 +92,12 @@ final class RouteTarget: Sendable {
         idleTimeout = .fromSeconds(route.timeouts.idle)
     }
 
-    /// The client path's part that follows the route's upstream base path (`config.upstream.path`).
+    /// The client path's part that follows the route's upstream base path (`config.upstream.path`):
+    /// the whole path, or with `stripPrefix` what follows the matched prefix (segment
+    /// parameters of the prefix's last segment dropped, as the match skipped them).
     func upstreamRest(for path: Substring) -> Substring {
         guard config.stripPrefix && config.pathPrefix != "/" else { return path }
-        let rest = path.dropFirst(config.pathPrefix.utf8.count)
+        let rest = RouteTable.remainder(of: path, after: config.pathPrefix, caseInsensitive: config.caseInsensitive) ?? path
         return rest.isEmpty ? "/" : rest
     }
 }

@@ -1,67 +1,148 @@
 import Logging
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import PortcullisCore
+import Synchronization
 
-/// The listening gateway: accepts client connections and gives each the data-plane pipeline.
+/// The listening socket: accepts client connections and gives each the data-plane pipeline,
+/// up to `limits.maxConnections` at once. Draining (``GatewayServer/drain(timeout:)``) stops
+/// accepting and asks every connection to finish its current response and close.
 public final class GatewayServer: Sendable {
     public let localAddress: SocketAddress
     private let channel: Channel
-    private let pools: UpstreamPools
+    private let quiescing: ServerQuiescingHelper
+    private let connections: ConnectionCount
 
-    private init(channel: Channel, pools: UpstreamPools) {
+    private init(channel: Channel, quiescing: ServerQuiescingHelper, connections: ConnectionCount) {
         self.channel = channel
         self.localAddress = channel.localAddress!
-        self.pools = pools
+        self.quiescing = quiescing
+        self.connections = connections
     }
 
-    /// Binds `runtime.config.listen` and starts serving on `group`'s event loops; access-log
-    /// lines go to `accessLogSink`.
-    public static func start(
-        runtime: GatewayRuntime,
-        group: EventLoopGroup,
-        threadPool: NIOThreadPool = .singleton,
-        accessLogSink: LineSink = .standardOutput,
-        logger: Logger
+    /// Binds `config.listen` and starts serving on `group`'s event loops with each loop's
+    /// current runtime.
+    static func start(
+        config: GatewayConfig, loops: GatewayLoops, group: EventLoopGroup, threadPool: NIOThreadPool,
+        accessLog: AccessLog?, logger: Logger
     ) async throws -> GatewayServer {
-        let config = runtime.config
-        let pools = UpstreamPools(
-            group: group, maxIdlePerUpstream: config.upstreamPool.maxIdlePerUpstream,
-            idleTimeout: .fromSeconds(config.upstreamPool.idleTimeout))
-        let endpoints = GatewayEndpoints(runtime: runtime, threadPool: threadPool)
-        let accessLog =
-            config.logging.accessLog
-            ? AccessLog(format: LineLogHandler.Format(rawValue: config.logging.format) ?? .text, sink: accessLogSink) : nil
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes
         let limits = decoderLimits
+        let quiescing = ServerQuiescingHelper(group: group)
+        let connections = ConnectionCount(limit: config.limits.maxConnections)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // NIO's request decoder and one handler: see ClientConnectionHandler for
-                    // why encoding, pipelining, idle and parse errors all live there.
                     let pipeline = channel.pipeline.syncOperations
+                    guard connections.admit() else {
+                        // Over the limit: a clear answer and a close, before this connection
+                        // costs an upstream socket too.
+                        try pipeline.addHandler(ConnectionRefusal())
+                        return
+                    }
+                    connections.track(channel)
+                    // NIO's request decoder and one handler: see ClientConnectionHandler for
+                    // why encoding, pipelining, timers and parse errors all live there.
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try pipeline.addHandler(
-                        ClientConnectionHandler(
-                            runtime: runtime, pool: pools.pool(for: channel.eventLoop), endpoints: endpoints,
-                            accessLog: accessLog, logger: logger))
+                        ClientConnectionHandler(loop: loops.loop(for: channel.eventLoop), threadPool: threadPool, accessLog: accessLog, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: config.listen.address, port: config.listen.port).get()
-        return GatewayServer(channel: channel, pools: pools)
+        return GatewayServer(channel: channel, quiescing: quiescing, connections: connections)
     }
 
-    /// Stops accepting and closes pooled upstream connections.
+    /// Client connections open now.
+    public var openConnections: Int { connections.current }
+
+    /// Stops accepting, lets every connection finish the response it is on (idle keep-alive
+    /// connections close at once, busy ones after their response, with `Connection: close`),
+    /// and returns when all are closed or `timeout` passed (then the rest are closed).
+    /// Returns whether everything finished in time.
+    @discardableResult
+    public func drain(timeout: TimeAmount) async -> Bool {
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: done)
+        let finished: Bool = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await done.futureResult.get()) != nil }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !finished { connections.closeAll() }
+        return finished
+    }
+
+    /// Stops accepting at once and closes every connection (tests, and a second signal).
     public func close() async {
         try? await channel.close()
-        try? await pools.closeAll()?.get()
+        connections.closeAll()
     }
+}
+
+/// Client connections open now, against `limits.maxConnections`. One atomic add per
+/// connection, none per request. Also remembers the channels, so a drain that runs out of
+/// time can close what is left.
+final class ConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+    let limit: Int
+    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    var current: Int { count.load(ordering: .relaxed) }
+
+    func admit() -> Bool {
+        if count.wrappingAdd(1, ordering: .relaxed).newValue > limit {
+            count.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Remembers an admitted connection until it closes, then gives its place back.
+    func track(_ channel: Channel) {
+        open.withLock { $0[ObjectIdentifier(channel)] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+            self.count.wrappingSubtract(1, ordering: .relaxed)
+        }
+    }
+
+    func closeAll() {
+        for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+}
+
+/// Answers a connection over `limits.maxConnections` with 503 and closes it.
+private final class ConnectionRefusal: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let body = "Too many connections; try again shortly.\n"
+        var buffer = context.channel.allocator.buffer(capacity: 160)
+        buffer.writeString(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)")
+        context.writeAndFlush(NIOAny(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

@@ -56,7 +56,7 @@ final class ProxyExchange {
         self.lastActivity = started
         // A client whose upgrade is refused cannot send another request on this connection:
         // its request parser stopped at the upgrade.
-        self.keepClientAlive = clientHead.isKeepAlive && !encoded.isUpgrade
+        self.keepClientAlive = clientHead.isKeepAlive && !encoded.upgradeRequested
     }
 
     /// A request that can be sent again on a fresh connection if a reused one turns out to
@@ -73,19 +73,25 @@ final class ProxyExchange {
     var isTimed: Bool { upstreamStarted != nil }
 }
 
+/// A request that passed the frame checks and was matched to a route: what admission
+/// decides on, and what is forwarded if it says so.
+struct AdmittedRequest {
+    let head: HTTPRequestHead
+    /// The canonical target: the path routed, authorized and sent upstream.
+    let target: RequestTarget
+    /// The one host the request names (see `ClientConnectionHandler.requestHost`).
+    let host: String?
+    let route: RouteTarget
+    let started: NIODeadline
+}
+
 /// A protected request waiting for the control plane to decide its session. Input that
 /// arrives meanwhile waits in the handler's pipelined-input queue (reads are held), and is
 /// handled once the decision makes the request an exchange or a local answer.
 final class SessionWait {
-    let head: HTTPRequestHead
-    let target: RequestTarget
-    let route: RouteTarget
-    let started: NIODeadline
+    let request: AdmittedRequest
 
-    init(head: HTTPRequestHead, target: RequestTarget, route: RouteTarget, started: NIODeadline) {
-        self.head = head
-        self.target = target
-        self.route = route
-        self.started = started
+    init(_ request: AdmittedRequest) {
+        self.request = request
     }
 }

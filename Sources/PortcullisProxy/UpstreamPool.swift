@@ -114,30 +114,59 @@ final class UpstreamPool: @unchecked Sendable {
     var idleCount: Int { idle.reduce(0) { $0 + $1.connections.count } }
 }
 
-/// The pools of every event loop in the group, looked up by the loop serving a connection.
-/// Each pool is touched only on its own loop.
-final class UpstreamPools: @unchecked Sendable {
-    private let pools: [ObjectIdentifier: UpstreamPool]
+/// Each event loop's own data-plane state: its upstream pool and the runtime (config) its
+/// connections serve the next request with. Both are touched only on that loop, so reading
+/// the current config per request takes no lock; a reload hands every loop the new runtime
+/// (``GatewayLoops/install(_:)``), and requests in flight keep the one they started with.
+final class GatewayLoop: @unchecked Sendable {
+    let pool: UpstreamPool
+    @exclusivity(unchecked) var runtime: GatewayRuntime
 
-    init(group: EventLoopGroup, maxIdlePerUpstream: Int, idleTimeout: TimeAmount) {
-        var pools: [ObjectIdentifier: UpstreamPool] = [:]
+    init(pool: UpstreamPool, runtime: GatewayRuntime) {
+        self.pool = pool
+        self.runtime = runtime
+    }
+}
+
+/// The ``GatewayLoop`` of every event loop of the gateway's group.
+final class GatewayLoops: @unchecked Sendable {
+    private let loops: [ObjectIdentifier: GatewayLoop]
+
+    init(group: EventLoopGroup, runtime: GatewayRuntime) {
+        var loops: [ObjectIdentifier: GatewayLoop] = [:]
         for loop in group.makeIterator() {
-            pools[ObjectIdentifier(loop)] = UpstreamPool(
-                eventLoop: loop, maxIdlePerUpstream: maxIdlePerUpstream, idleTimeout: idleTimeout)
+            let pool = UpstreamPool(
+                eventLoop: loop, maxIdlePerUpstream: runtime.config.upstreamPool.maxIdlePerUpstream,
+                idleTimeout: .fromSeconds(runtime.config.upstreamPool.idleTimeout))
+            loops[ObjectIdentifier(loop)] = GatewayLoop(pool: pool, runtime: runtime)
         }
-        self.pools = pools
+        self.loops = loops
     }
 
-    func pool(for loop: EventLoop) -> UpstreamPool {
-        guard let pool = pools[ObjectIdentifier(loop)] else {
+    func loop(for eventLoop: EventLoop) -> GatewayLoop {
+        guard let loop = loops[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("event loop outside the gateway's group")
         }
-        return pool
+        return loop
     }
 
-    func closeAll() -> EventLoopFuture<Void>? {
-        let futures = pools.values.map { pool in pool.eventLoop.submit { pool.closeAll() } }
-        guard let first = futures.first else { return nil }
-        return EventLoopFuture.andAllSucceed(futures, on: first.eventLoop)
+    /// Makes `runtime` the one each loop serves its next request with; completes once every
+    /// loop has it.
+    func install(_ runtime: GatewayRuntime) async {
+        await withTaskGroup(of: Void.self) { group in
+            for loop in loops.values {
+                group.addTask {
+                    try? await loop.pool.eventLoop.submit { loop.runtime = runtime }.get()
+                }
+            }
+        }
+    }
+
+    func closeAll() async {
+        await withTaskGroup(of: Void.self) { group in
+            for loop in loops.values {
+                group.addTask { try? await loop.pool.eventLoop.submit { loop.pool.closeAll() }.get() }
+            }
+        }
     }
 }

@@ -8,8 +8,11 @@ import PortcullisCore
 enum UpstreamRequest {
     struct Encoded {
         var head: ByteBuffer
-        /// The client asked to switch protocols (WebSocket) and the upgrade is forwarded.
+        /// The client asked to switch to WebSocket and the upgrade is forwarded.
         var isUpgrade: Bool
+        /// The client asked to switch protocols at all (any token): its connection cannot carry
+        /// another request, since the request parser stops at an upgrade.
+        var upgradeRequested: Bool
         /// How the request body is framed on the upstream hop.
         var framing: BodyFraming
     }
@@ -18,6 +21,7 @@ enum UpstreamRequest {
         from head: HTTPRequestHead,
         path: Substring,
         query: Substring?,
+        host clientHost: String?,
         route: RouteTarget,
         runtime: GatewayRuntime,
         peer: String,
@@ -27,7 +31,6 @@ enum UpstreamRequest {
         // First pass: the head's size, and the fields that change how the others are treated
         // (`Connection` may name further hop-by-hop fields anywhere in the head).
         var size = 0
-        var clientHost: String?
         var forwardedFor: [String] = []
         var upgradeValue: String?
         var connectionUpgrade = false
@@ -37,8 +40,6 @@ enum UpstreamRequest {
         for (name, value) in head.headers {
             size += ByteWriter.fieldSize(name, value)
             switch name.utf8.count {
-            case 4 where fieldName(name, is: "host"):
-                clientHost = value
             case 15 where fieldName(name, is: "x-forwarded-for"):
                 forwardedFor.append(value)
             case 10 where fieldName(name, is: "connection"):
@@ -59,7 +60,12 @@ enum UpstreamRequest {
             connectionTokens = HeaderRules.connectionTokens(values)
             connectionUpgrade = HeaderRules.connectionRequestsUpgrade(values)
         }
-        let isUpgrade = upgradeValue != nil && connectionUpgrade
+        let upgradeRequested = upgradeValue != nil && connectionUpgrade
+        // Only WebSocket is relayed: after its 101 the gateway becomes a byte relay, which is
+        // right for it. Any other protocol (h2c above all) is not offered to the upstream: the
+        // request goes on as plain HTTP/1.1, as RFC 9110 §7.8 lets a server choose, and its
+        // `HTTP2-Settings` is dropped with the other hop-by-hop fields.
+        let isUpgrade = upgradeRequested && upgradeValue.map(Self.isWebSocketUpgrade) == true
         // TRACE carries no body (RFC 9110 §9.3.8): its framing fields are dropped, as NIO does.
         let isTrace = head.method == .TRACE
         let framing: BodyFraming
@@ -88,7 +94,7 @@ enum UpstreamRequest {
         size += 30
 
         // Second pass: write, dropping what must not reach the upstream.
-        let ourCookies = runtime.signIn?.cookies
+        let ourCookies = runtime.ourCookies
         buffer.writeBytes(capacity: size) { out in
             out.appendText(methodName)
             out.append(byte: UInt8(ascii: " "))
@@ -132,7 +138,13 @@ enum UpstreamRequest {
             if case .chunked = framing { out.appendField("Transfer-Encoding", "chunked") }
             out.append("\r\n")
         }
-        return Encoded(head: buffer, isUpgrade: isUpgrade, framing: framing)
+        return Encoded(head: buffer, isUpgrade: isUpgrade, upgradeRequested: upgradeRequested, framing: framing)
+    }
+
+    /// `Upgrade: websocket` (any letter case; the parser already trimmed it), alone: a list offering several protocols is
+    /// not relayed, since the upstream could pick one the gateway does not relay correctly.
+    static func isWebSocketUpgrade(_ value: String) -> Bool {
+        value.utf8.count == 9 && fieldName(value, is: "websocket")
     }
 
     /// The identity header lines (`Name: value\r\n` each) sent upstream for `identity`.

@@ -453,9 +453,9 @@ struct UpstreamResponseHead {
         }
     }
 
-    /// The lengths of the fixed hop-by-hop names (`HeaderRules.hopByHop`: 2, 7, 10, 16-19), as
-    /// bits; a test checks it against the set.
-    static let hopByHopLengths: UInt32 = 0xF_0484
+    /// The lengths of the fixed hop-by-hop names (`HeaderRules.hopByHop`: 2, 7, 10, 14, 16-19),
+    /// as bits; a test checks it against the set.
+    static let hopByHopLengths: UInt32 = 0xF_4484
 
     /// Whether `raw[from..<to]` holds a control character other than a tab (or DEL), tested
     /// eight bytes at a time: values are most of a head's bytes.

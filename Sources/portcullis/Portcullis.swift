@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PortcullisAuth
 import PortcullisCore
 import PortcullisDevIdP
 import PortcullisEcho
@@ -13,7 +14,8 @@ struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A reverse authentication gateway for web applications without single sign-on.",
         subcommands: [
-            Serve.self, CheckConfig.self, Demo.self, KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self, DevIdPCommand.self,
+            Serve.self, CheckConfig.self, ReloadCommand.self, Demo.self, KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self,
+            DevIdPCommand.self,
         ]
     )
 }
@@ -40,27 +42,6 @@ func bootstrapLogging(_ logging: LoggingConfig) {
     LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
 }
 
-/// Starts the gateway (and its sign-in, when configured) and serves until the process is stopped.
-func runGateway(_ config: GatewayConfig, logger: Logger) async throws -> GatewayServer {
-    let signIn: SignInService?
-    do {
-        signIn = try await SignInService.start(config: config, logger: logger)
-    } catch {
-        var standardError = FileHandle.standardError
-        print("cannot start sign-in: \(error)", to: &standardError)
-        throw ExitCode(configErrorExitCode)
-    }
-    let server = try await GatewayServer.start(
-        runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-    logger.info(
-        "gateway listening",
-        metadata: [
-            "address": .string("\(server.localAddress)"), "publicURL": .string(config.publicURL.description),
-            "routes": .string(String(config.routes.count)),
-        ])
-    return server
-}
-
 func waitForever() async throws {
     while true { try await Task.sleep(for: .seconds(3600)) }
 }
@@ -70,17 +51,36 @@ extension FileHandle: @retroactive TextOutputStream {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway with a config file.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway with a config file.",
+        discussion: """
+            SIGHUP (or `portcullis reload`, or saving the config or a file it names) reloads the config \
+            without a restart; SIGTERM or SIGINT drains (requests in flight finish, up to shutdownTimeout) \
+            and exits 0; a second signal exits at once.
+            """)
 
     @Option(name: .long, help: "Path to the JSON config file.")
     var config: String
 
+    @Option(name: .long, help: "Write the process id here (for `portcullis reload --pid-file`).")
+    var pidFile: String?
+
     func run() async throws {
+        let data = FileManager.default.contents(atPath: self.config) ?? Data()
         let config = try loadConfigOrExit(self.config)
         bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
-        _ = try await runGateway(config, logger: logger)
-        try await waitForever()
+        FileDescriptorLimit.raise(toServe: config.limits.maxConnections, logger: logger)
+        let services = try Composition.services(for: config, logger: logger)
+        let gateway = try await Composition.start(config, services: services, logger: logger)
+        if let pidFile {
+            try String(getpid()).write(toFile: pidFile, atomically: true, encoding: .utf8)
+        }
+        defer { if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) } }
+        let reloader = ConfigReloader(
+            path: self.config, gateway: gateway, runningHash: String(ContentDigest.sha256Hex(data).prefix(16)),
+            audit: gateway.services.audit, logger: logger)
+        try await GatewayProcess.run(gateway: gateway, reloader: reloader, logger: logger)
     }
 }
 
@@ -138,8 +138,9 @@ struct Demo: AsyncParsableCommand {
         }
         bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
-        let server = try await runGateway(config, logger: logger)
-        let gateway = "http://127.0.0.1:\(server.localAddress.port ?? port)"
+        let services = try Composition.services(for: config, logger: logger)
+        let running = try await Composition.start(config, services: services, logger: logger)
+        let gateway = "http://127.0.0.1:\(running.localAddress.port ?? port)"
         let users = directory.users.map { user in
             "    \(user.key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(user.preferredUsername)  roles: \(user.roles.isEmpty ? "-" : user.roles.joined(separator: ","))\(user.groupOverage ? "  (group overage)" : "")\(user.signInError.map { "  (sign-in fails: \($0))" } ?? "")\(user.tid == DevIdPDirectory.demoFabrikamTenantID ? "  (other tenant: refused)" : "")"
         }.joined(separator: "\n")
@@ -159,7 +160,7 @@ struct Demo: AsyncParsableCommand {
             \(users)
 
             """, to: &standardOutput)
-        try await waitForever()
+        try await GatewayProcess.run(gateway: running, reloader: nil, logger: logger)
     }
 }
 

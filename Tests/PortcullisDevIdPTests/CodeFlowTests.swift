@@ -116,7 +116,7 @@ struct CodeFlowTests {
     func codeExpiry() async throws {
         try await TestIdP.with { idp in
             let (code, verifier, _) = try await idp.signIn("alice")
-            idp.clock.advance(by: 601)
+            idp.clock.advance(601)
             let response = try await idp.redeem(code, verifier: verifier)
             #expect(response.json["error_codes"] as? [Int] == [70008])
         }

@@ -10,8 +10,7 @@ import Testing
 /// responses it must refuse, fed whole, split at every byte, and one byte at a time.
 @Suite("Upstream response parser")
 struct UpstreamResponseParserTests {
-    static let runtime = GatewayRuntime(
-        config: try! GatewayConfig.load(Data(#"{ "routes": [{ "name": "a", "upstream": "http://127.0.0.1:1", "public": true }] }"#.utf8)))
+    static let runtime = TestRuntime.make(#"{ "routes": [{ "name": "a", "upstream": "http://127.0.0.1:1", "public": true }] }"#)
     static let rules = runtime.headerRules
 
     /// The head the client gets for `response` (parsed, then re-encoded).

@@ -83,5 +83,13 @@ final class BlockingSocket {
         return buffer
     }
 
+    /// What has arrived without waiting; nil once the peer closed and nothing is left.
+    func receiveAvailable() -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if count > 0 { return Array(chunk[..<count]) }
+        return count == 0 ? nil : []
+    }
+
     func close() { Glibc.close(fd) }
 }

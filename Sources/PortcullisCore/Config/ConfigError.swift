@@ -25,9 +25,15 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 
-/// Collects issues while a config is read; a class so nested readers share one list.
+/// Collects issues while a config is read; a class so nested readers share one list. It
+/// also notes every file the config names, so a reload can watch them.
 final class ConfigIssueCollector {
     private(set) var issues: [ConfigIssue] = []
+    private(set) var files: [String] = []
+
+    func noteFile(_ path: String) {
+        if !files.contains(path) { files.append(path) }
+    }
 
     func add(_ path: String, _ reason: String) {
         issues.append(ConfigIssue(path: path, reason: reason))

@@ -26,6 +26,14 @@ public struct ConfigObjectReader {
         self.environment = environment
     }
 
+    /// A file the config names (`…File`), resolved against the config's folder and noted
+    /// among the files a reload watches.
+    public func resolvedFile(_ file: String) -> URL {
+        let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : baseDirectory.appendingPathComponent(file)
+        issues.noteFile(url.standardizedFileURL.path)
+        return url
+    }
+
     /// The full path of a key in this object.
     public func path(of key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
@@ -240,7 +248,7 @@ public struct ConfigObjectReader {
             failHere("give either \(fileKey) or \(envKey), not both")
             return nil
         case (let file?, nil):
-            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : baseDirectory.appendingPathComponent(file)
+            let url = resolvedFile(file)
             guard let data = FileManager.default.contents(atPath: url.path),
                 let text = String(data: data, encoding: .utf8)
             else {

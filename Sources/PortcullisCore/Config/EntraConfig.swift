@@ -167,7 +167,7 @@ public struct ClientCertificateConfig: ConfigSection, Sendable {
     public init(reading reader: ConfigObjectReader) {
         certificatePEM = ""
         if let file = reader.string("certificateFile") {
-            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : reader.baseDirectory.appendingPathComponent(file)
+            let url = reader.resolvedFile(file)
             if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8),
                 text.contains("-----BEGIN CERTIFICATE-----")
             {

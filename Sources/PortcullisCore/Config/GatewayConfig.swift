@@ -21,6 +21,11 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var localUsers: ReservedSection?
     /// Reserved for the SSO switch and exclusion list.
     public var sso: ReservedSection?
+    /// Seconds a graceful stop (SIGTERM) lets requests in flight finish before closing them.
+    public var shutdownTimeout: Double
+    /// Every file the config names (keys, secrets, certificates), as absolute paths: a
+    /// reload watches them along with the config file itself.
+    public var referencedFiles: [String] = []
 
     public static var fields: [ConfigField] {
         [
@@ -36,6 +41,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .value("allowedReturnHosts"),
             .object("localUsers", ReservedSection.self),
             .object("sso", ReservedSection.self),
+            .value("shutdownTimeout"),
         ]
     }
 
@@ -69,6 +75,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
         }
         localUsers = reader.optionalSection("localUsers")
         sso = reader.optionalSection("sso")
+        shutdownTimeout = reader.seconds("shutdownTimeout", default: 30, in: 0...3_600)
         validateRoutes(reader)
     }
 
@@ -87,7 +94,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
             } else {
                 seenNames[route.name] = index
             }
-            let match = "\(route.host ?? "*") \(route.pathPrefix)"
+            // Two case-insensitive routes collide on any spelling of their prefix (a
+            // case-sensitive one beside them still wins its exact spelling).
+            let match = "\(route.host ?? "*") \(route.caseInsensitive ? "any-case " + route.pathPrefix.lowercased() : route.pathPrefix)"
             if let first = seenMatches[match] {
                 reader.issues.add(path, "matches the same host and pathPrefix as routes[\(first)], so it could never be chosen")
             } else {
@@ -126,8 +135,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
         let reader = ConfigObjectReader(
             path: "", values: object, issues: issues, baseDirectory: baseDirectory, environment: environment)
         reader.rejectUnknownKeys(known: fields.map(\.name))
-        let config = GatewayConfig(reading: reader)
+        var config = GatewayConfig(reading: reader)
         guard issues.issues.isEmpty else { throw ConfigError(issues: issues.issues) }
+        config.referencedFiles = issues.files
         return config
     }
 
@@ -138,6 +148,23 @@ public struct GatewayConfig: ConfigSection, Sendable {
             throw ConfigError(issues: [ConfigIssue(path: "", reason: "cannot read config file \"\(path)\"")])
         }
         return try load(data, baseDirectory: url.deletingLastPathComponent())
+    }
+}
+
+extension GatewayConfig {
+    /// Settings a running gateway cannot take without a restart, each named by its field
+    /// path, that differ between `self` (running) and `next`: a reload applies everything
+    /// else and reports these.
+    public func restartOnlyChanges(to next: GatewayConfig) -> [String] {
+        var changed: [String] = []
+        if listen != next.listen { changed.append("listen") }
+        if session.store.kind != next.session.store.kind || session.store.url != next.session.store.url { changed.append("session.store") }
+        if session.maxSessions != next.session.maxSessions { changed.append("session.maxSessions") }
+        if upstreamPool != next.upstreamPool { changed.append("upstreamPool") }
+        if limits.maxHeaderBytes != next.limits.maxHeaderBytes { changed.append("limits.maxHeaderBytes") }
+        if limits.maxConnections != next.limits.maxConnections { changed.append("limits.maxConnections") }
+        if logging != next.logging { changed.append("logging") }
+        return changed
     }
 }
 

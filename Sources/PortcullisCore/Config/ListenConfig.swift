@@ -1,5 +1,5 @@
 /// Where the gateway accepts client connections.
-public struct ListenConfig: ConfigSection, Sendable {
+public struct ListenConfig: ConfigSection, Sendable, Equatable {
     public var address: String
     public var port: Int
 
@@ -18,19 +18,29 @@ public struct LimitsConfig: ConfigSection, Sendable {
     public var maxHeaderBytes: Int
     /// Seconds a client connection may sit idle between requests before it is closed.
     public var clientIdleTimeout: Double
+    /// Seconds from the first byte of a request head to its end. Not reset by each byte, so a
+    /// client trickling its head (slowloris) is cut off with 408.
+    public var requestHeadTimeout: Double
+    /// Client connections served at once; further ones are answered 503 and closed, instead
+    /// of exhausting the process's file descriptors (each proxied connection uses two).
+    public var maxConnections: Int
+
+    public static let defaultMaxConnections = 4096
 
     public static var fields: [ConfigField] {
-        [.value("maxHeaderBytes"), .value("clientIdleTimeout")]
+        [.value("maxHeaderBytes"), .value("clientIdleTimeout"), .value("requestHeadTimeout"), .value("maxConnections")]
     }
 
     public init(reading reader: ConfigObjectReader) {
         maxHeaderBytes = reader.int("maxHeaderBytes", default: 32 * 1024, in: 1024...(1024 * 1024))
         clientIdleTimeout = reader.seconds("clientIdleTimeout", default: 75, in: 1...86_400)
+        requestHeadTimeout = reader.seconds("requestHeadTimeout", default: 10, in: 0.1...3_600)
+        maxConnections = reader.int("maxConnections", default: Self.defaultMaxConnections, in: 1...1_000_000)
     }
 }
 
 /// Upstream keep-alive connection pooling; each event loop keeps its own pool.
-public struct UpstreamPoolConfig: ConfigSection, Sendable {
+public struct UpstreamPoolConfig: ConfigSection, Sendable, Equatable {
     /// Idle keep-alive connections kept per upstream on each event loop.
     public var maxIdlePerUpstream: Int
     /// Seconds an idle pooled connection is kept before it is closed.
@@ -45,7 +55,7 @@ public struct UpstreamPoolConfig: ConfigSection, Sendable {
 }
 
 /// Log level and format.
-public struct LoggingConfig: ConfigSection, Sendable {
+public struct LoggingConfig: ConfigSection, Sendable, Equatable {
     public var level: String
     /// `text` for people, `json` for one JSON object a line (log shippers).
     public var format: String

@@ -48,7 +48,7 @@ public struct SessionConfig: ConfigSection, Sendable {
         keysFile = reader.string("keysFile")
         keys = []
         if let keysFile {
-            let url = keysFile.hasPrefix("/") ? URL(fileURLWithPath: keysFile) : reader.baseDirectory.appendingPathComponent(keysFile)
+            let url = reader.resolvedFile(keysFile)
             if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) {
                 for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                     let trimmed = line.trimmingCharacters(in: .whitespaces)

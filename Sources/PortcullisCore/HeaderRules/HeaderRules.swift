@@ -3,11 +3,12 @@
 /// Pure rules over header names; the data plane applies them to NIO's header storage.
 public struct HeaderRules: Sendable {
     /// Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy `Proxy-Connection` and
-    /// `Proxy-Authorization`/`Proxy-Authenticate` meant for this hop only). Each describes
-    /// one connection and must not be forwarded; `Connection` may list more.
+    /// `Proxy-Authorization`/`Proxy-Authenticate` meant for this hop only, and the h2c
+    /// upgrade's `HTTP2-Settings`, RFC 9113 §3.2.1). Each describes one connection and must
+    /// not be forwarded; `Connection` may list more.
     public static let hopByHop: Set<String> = [
         "connection", "proxy-connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authorization", "proxy-authenticate",
+        "proxy-authorization", "proxy-authenticate", "http2-settings",
     ]
 
     /// Headers the gateway sets itself for the upstream; a client's copy is never trusted.

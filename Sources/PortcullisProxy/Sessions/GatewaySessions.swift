@@ -1,10 +1,7 @@
 import Foundation
 import Logging
-import PortcullisAuth
 import PortcullisCore
-import PortcullisPostgres
 import PortcullisSessions
-import Synchronization
 
 /// The gateway's sessions: the in-process cache every authenticated request reads
 /// synchronously, and the shared store behind it. With the `memory` store there is no
@@ -19,43 +16,27 @@ final class GatewaySessions: Sendable {
     let sharedStore: (any SessionStore)?
     let idleTimeout: TimeInterval
     let logger: Logger
-    private let runner = Mutex<Task<Void, Never>?>(nil)
 
-    init(config: SessionConfig, keyRing: KeyRing, logger: Logger) throws {
+    init(config: SessionConfig, store: (any SessionStore)?, logger: Logger) {
         cache = SessionCache(capacity: config.maxSessions, idleTimeout: config.idleTimeout)
         idleTimeout = config.idleTimeout
+        sharedStore = store
         self.logger = logger
-        switch config.store.kind {
-        case .memory:
-            sharedStore = nil
-        case .postgres:
-            sharedStore = try PostgresSessionStore(url: config.store.url?.value ?? "", codec: SessionCodec(keyRing: keyRing), logger: logger)
-        }
     }
 
-    /// Starts the shared store's background work (connections, change notifications,
-    /// sweeping); it restarts after a failure, because the database coming back must bring
-    /// the gateway back without a restart.
-    func start() {
+    /// Runs the shared store's background work (connections, change notifications,
+    /// sweeping) until cancelled; it restarts after a failure, because the database coming
+    /// back must bring the gateway back without a restart.
+    func run() async {
         guard let store = sharedStore else { return }
-        let cache = cache, logger = logger
-        let task = Task {
-            while !Task.isCancelled {
-                do {
-                    try await store.run { eviction in cache.apply(eviction) }
-                } catch {
-                    logger.error("session store stopped; restarting", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: .seconds(1))
+        while !Task.isCancelled {
+            do {
+                try await store.run { [cache] eviction in cache.apply(eviction) }
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("session store stopped; restarting", metadata: ["error": "\(error)"])
             }
-        }
-        runner.withLock { $0 = task }
-    }
-
-    func shutdown() {
-        runner.withLock { task in
-            task?.cancel()
-            task = nil
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

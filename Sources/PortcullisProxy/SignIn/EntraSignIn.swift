@@ -7,133 +7,86 @@ import PortcullisAuth
 import PortcullisCore
 import PortcullisOIDC
 import PortcullisSessions
-import Synchronization
 
-/// Entra ID sign-in for the gateway: the session check on the hot path (synchronous, no
-/// I/O) and the control-plane endpoints `/.portcullis/login`, `callback`, `logout`.
+/// Microsoft Entra ID sign-in (OpenID Connect, authorization code + PKCE): the endpoints
+/// `/.portcullis/login`, `callback` and `frontchannel-logout`, and the revalidation of the
+/// sessions it created (refresh token → fresh ID token → identity again).
 ///
-/// Every decision goes to the audit log (`portcullis.audit`) with the user and the reason,
-/// never a token, code, cookie or secret.
-public final class SignInService: Sendable {
+/// Built per config (a reload with a rotated secret or certificate builds a new one, used
+/// from the next sign-in); the HTTP client, the consumed states and the session gate it uses
+/// live for the process. Every decision goes to the audit log (`portcullis.audit`) with the
+/// user and the reason, never a token, code, cookie or secret.
+final class EntraSignIn: SignInMethod, SessionRevalidator {
     let config: GatewayConfig
     let entra: EntraConfig
     let provider: OpenIDProvider
-    let http: HTTPClient
-    let keyRing: KeyRing
-    let sessions: GatewaySessions
-    /// Revalidations in flight, one per session however many requests wait on it.
-    let revalidations = Mutex<[SessionID: Task<SessionResolution, Never>]>([:])
-    /// Sessions whose revalidation found Entra unreachable: not retried before this time.
-    let outageRetries = Mutex<[SessionID: Date]>([:])
+    let gate: SessionGate
     let consumedStates: ConsumedStates
     let redirectGuard: RedirectGuard
     let claimsMapping: ClaimsMapping
-    let cookies: CookieSettings
     let audit: Logger
     let callbackURL: String
     let now: @Sendable () -> Date
 
-    public static let auditLabel = "portcullis.audit"
+    var method: Identity.Method { .sso }
 
-    private init(
-        config: GatewayConfig, entra: EntraConfig, provider: OpenIDProvider, http: HTTPClient, keyRing: KeyRing,
-        sessions: GatewaySessions, audit: Logger, now: @escaping @Sendable () -> Date
-    ) {
+    private init(config: GatewayConfig, entra: EntraConfig, provider: OpenIDProvider, services: GatewayServices) {
         self.config = config
         self.entra = entra
         self.provider = provider
-        self.http = http
-        self.keyRing = keyRing
-        self.now = now
-        self.sessions = sessions
-        consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))
+        gate = services.gate
+        consumedStates = services.consumedStates
+        audit = services.audit
+        now = services.now
         redirectGuard = RedirectGuard(publicURL: config.publicURL, allowedHosts: config.allowedReturnHosts)
         claimsMapping = ClaimsMapping(username: entra.username)
-        cookies = CookieSettings(
-            sessionCookieName: config.session.cookieName, secure: config.publicURL.isTLS,
-            formPost: entra.responseMode == .formPost,
-            sessionMaxAge: config.session.persistentCookie ? Int(config.session.absoluteTimeout) : nil,
-            sessionDomain: config.session.cookieDomain)
-        self.audit = audit
         callbackURL = config.publicURL.origin + "/.portcullis/callback"
     }
 
-    /// Sign-in for `config`, or nil when it configures none. Loads the client certificate
-    /// (failing start-up when it is unusable); the provider is contacted lazily.
-    /// - Parameter audit: where sign-in decisions go; a `portcullis.audit` logger by default.
-    public static func start(
-        config: GatewayConfig, logger: Logger, audit: Logger = Logger(label: auditLabel),
-        now: @escaping @Sendable () -> Date = { Date() }
-    ) async throws -> SignInService? {
+    /// Entra sign-in for `config`, or nil when it configures none. Loads the client
+    /// certificate (throwing when it is unusable); the provider is contacted lazily.
+    static func make(config: GatewayConfig, services: GatewayServices) async throws -> EntraSignIn? {
         guard let entra = config.entra else { return nil }
-        let keyRing: KeyRing
-        if config.session.keys.isEmpty {
-            logger.warning("session.keysFile is not set: sessions are sealed with a random key and end when the gateway restarts")
-            keyRing = .ephemeral()
-        } else {
-            keyRing = KeyRing(keys: config.session.keys)
-        }
         var assertion: ClientAssertionSigner?
         if case .certificate(let certificate) = entra.credential {
             assertion = try await ClientAssertionSigner(
                 clientId: entra.clientId, certificatePEM: certificate.certificatePEM, privateKeyPEM: certificate.privateKey.value)
         }
-        let sessions = try GatewaySessions(config: config.session, keyRing: keyRing, logger: logger)
-        let http = OpenIDProvider.makeHTTPClient(timeout: entra.requestTimeout)
-        let provider = OpenIDProvider(config: entra, http: http, clientAssertion: assertion, logger: logger, now: now)
-        sessions.start()
-        return SignInService(
-            config: config, entra: entra, provider: provider, http: http, keyRing: keyRing, sessions: sessions, audit: audit, now: now)
+        let provider = OpenIDProvider(
+            config: entra, http: services.oidcClient, clientAssertion: assertion, logger: services.logger, now: services.now)
+        return EntraSignIn(config: config, entra: entra, provider: provider, services: services)
     }
 
-    public func shutdown() async {
-        sessions.shutdown()
-        try? await http.shutdown()
-    }
+    // MARK: Endpoints
 
-    /// The in-process session cache (for tests and the admin surface).
-    public var sessionCache: SessionCache { sessions.cache }
-
-    // MARK: Hot path
-
-    /// The session ids a request's cookies carry (normally one). Any cookie that does not
-    /// open (tampered, truncated, foreign key, garbage) is simply not one.
-    func sessionIDs(cookieHeaders: [String]) -> [SessionID] {
-        var ids: [SessionID] = []
-        forEachSessionID(cookieHeaders) { id in
-            ids.append(id)
-            return true
-        }
-        return ids
-    }
-
-    /// Visits the session ids the cookies carry until `body` returns false.
-    func forEachSessionID(_ cookieHeaders: [String], _ body: (SessionID) -> Bool) {
-        var memo = SessionCookieMemo()
-        forEachSessionID(cookieHeaders, memo: &memo, body)
-    }
-
-    /// ``forEachSessionID(_:_:)`` that first asks the connection's memo: a cookie identical
-    /// to the one the memo opened last is not opened again.
-    func forEachSessionID(_ cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, _ body: (SessionID) -> Bool) {
-        let name = cookies.sessionNameBytes
-        CookieHeader.scanPairs(in: cookieHeaders) { _, bytes, nameRange, valueRange in
-            guard CookieHeader.equals(bytes, nameRange, name) else { return true }
-            let sealed = UnsafeBufferPointer(rebasing: bytes[valueRange])
-            if let id = memo.id(for: sealed) { return body(id) }
-            guard let opened = keyRing.open(bytes: sealed, context: Self.sessionSealContext),
-                let id = SessionID(bytes: opened)
-            else { return true }
-            memo.remember(sealed, opensTo: id)
-            return body(id)
+    func answer(_ request: EndpointRequest, rules: SessionRules) -> LocalAnswer? {
+        let headers = request.head.headers, peer = request.peer, eventLoop = request.eventLoop
+        switch (request.name, request.head.method) {
+        case ("login", .GET), ("login", .HEAD):
+            let query = request.target.query.map(String.init)
+            return .deferred(eventLoop.makeFutureWithTask { await self.login(query: query.map { Substring($0) }, headers: headers, peer: peer, rules: rules) })
+        case ("callback", .GET):
+            let parameters = FormURLEncoding.uniqueParameters(request.target.query)
+            return .deferred(eventLoop.makeFutureWithTask { await self.callback(parameters: parameters, headers: headers, peer: peer, rules: rules) })
+        case ("callback", .POST):
+            // response_mode=form_post: the code arrives in a form body.
+            return .withBody(limit: 64 * 1024) { body in
+                let parameters = FormURLEncoding.uniqueParameters(Substring(String(buffer: body)))
+                return .deferred(eventLoop.makeFutureWithTask { await self.callback(parameters: parameters, headers: headers, peer: peer, rules: rules) })
+            }
+        case ("frontchannel-logout", .GET):
+            let query = request.target.query.map { String($0) }
+            return .deferred(eventLoop.makeFutureWithTask { await self.frontChannelLogout(query: query.map { Substring($0) }, peer: peer) })
+        case ("login", _), ("callback", _), ("frontchannel-logout", _):
+            return GatewayEndpoints.methodNotAllowed
+        default:
+            return nil
         }
     }
-
-    static let sessionSealContext = "portcullis session"
 
     // MARK: /.portcullis/login
 
-    func login(query: Substring?, headers: HTTPHeaders, peer: String) async -> LocalAnswer {
+    func login(query: Substring?, headers: HTTPHeaders, peer: String, rules: SessionRules) async -> LocalAnswer {
         let parameters = FormURLEncoding.uniqueParameters(query) ?? [:]
         var returnTo = "/"
         if let requested = parameters["rd"] {
@@ -153,14 +106,15 @@ public final class SignInService: Sendable {
         let time = Int64(now().timeIntervalSince1970)
         let pending = PendingLogin(returnTo: returnTo, now: time)
         var responseHeaders = HTTPHeaders()
-        for name in stalePendingCookies(headers["cookie"], now: time) {
+        let cookies = rules.cookies
+        for name in stalePendingCookies(headers["cookie"], rules: rules, now: time) {
             responseHeaders.add(name: "Set-Cookie", value: cookies.deleteCookie(name))
         }
         responseHeaders.add(
             name: "Set-Cookie",
             value: cookies.setCookie(
                 PendingLogin.cookieName(prefix: cookies.pendingPrefix, state: Substring(pending.state)),
-                value: pending.sealed(with: keyRing), maxAge: Int(PendingLogin.lifetime), sameSite: cookies.pendingSameSite))
+                value: pending.sealed(with: rules.keyRing), maxAge: Int(PendingLogin.lifetime), sameSite: cookies.pendingSameSite))
         let authorize = FormURLEncoding.encode([
             ("client_id", entra.clientId), ("response_type", "code"), ("redirect_uri", callbackURL),
             ("response_mode", entra.responseMode.rawValue), ("scope", entra.scopes.joined(separator: " ")),
@@ -169,16 +123,17 @@ public final class SignInService: Sendable {
         ])
         let separator = metadata.authorizationEndpoint.contains("?") ? "&" : "?"
         audit.info("sign-in started", metadata: ["event": "signin.start", "peer": "\(peer)"])
-        return .response(Self.redirect(to: metadata.authorizationEndpoint + separator + authorize, headers: responseHeaders))
+        return .response(SignInResponses.redirect(to: metadata.authorizationEndpoint + separator + authorize, headers: responseHeaders))
     }
 
     /// Pending-login cookies to delete before adding one more: unreadable or expired ones,
     /// and the oldest beyond the per-browser cap.
-    func stalePendingCookies(_ cookieHeaders: [String], now time: Int64) -> [Substring] {
+    func stalePendingCookies(_ cookieHeaders: [String], rules: SessionRules, now time: Int64) -> [Substring] {
+        let cookies = rules.cookies
         var live: [(name: Substring, created: Int64)] = []
         var stale: [Substring] = []
         for (name, value) in CookieHeader.pairs(cookieHeaders) where name.hasPrefix(cookies.pendingPrefix) {
-            if let login = PendingLogin.open(value, with: keyRing, now: time) {
+            if let login = PendingLogin.open(value, with: rules.keyRing, now: time) {
                 live.append((name, login.created))
             } else {
                 stale.append(name)
@@ -192,7 +147,8 @@ public final class SignInService: Sendable {
 
     // MARK: /.portcullis/callback
 
-    func callback(parameters: [String: String]?, headers: HTTPHeaders, peer: String) async -> LocalAnswer {
+    func callback(parameters: [String: String]?, headers: HTTPHeaders, peer: String, rules: SessionRules) async -> LocalAnswer {
+        let cookies = rules.cookies
         var clearing = HTTPHeaders()
         func fail(_ status: HTTPResponseStatus, _ event: String, _ reason: String, title: String = "Sign-in failed", message: String, detail: String? = nil) -> LocalAnswer {
             audit.warning("sign-in refused", metadata: ["event": "\(event)", "reason": "\(reason)", "peer": "\(peer)"])
@@ -213,7 +169,7 @@ public final class SignInService: Sendable {
             let time = Int64(now().timeIntervalSince1970)
             for (cookieName, value) in CookieHeader.pairs(headers["cookie"]) where cookieName == name {
                 clearing.replaceOrAdd(name: "Set-Cookie", value: cookies.deleteCookie(name))
-                if let login = PendingLogin.open(value, with: keyRing, now: time),
+                if let login = PendingLogin.open(value, with: rules.keyRing, now: time),
                     IDTokenValidator.constantTimeEquals(login.state, state)
                 {
                     pending = login
@@ -274,23 +230,19 @@ public final class SignInService: Sendable {
         case .failure(let refusal):
             return fail(refusal.status, refusal.event, refusal.reason, message: refusal.message)
         }
-        let time = now()
-        let id = SessionID.random()
-        let session = Session(
-            id: id, identity: identity, created: time, absoluteExpiry: time.addingTimeInterval(config.session.absoluteTimeout),
-            providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
-            logoutHint: claims["login_hint"]?.stringValue, refreshToken: tokens.refreshToken)
+        let sessionCookie: String
         do {
-            try await sessions.create(session, now: time)
+            sessionCookie = try await gate.create(
+                identity, providerSessionID: claims["sid"]?.stringValue ?? parameters["session_state"],
+                logoutHint: claims["login_hint"]?.stringValue, refreshToken: tokens.refreshToken, rules: rules)
         } catch {
             audit.error("sign-in unavailable", metadata: ["event": "signin.store_unavailable", "reason": "\(error)", "peer": "\(peer)"])
-            var page = Self.sessionsUnavailablePage()
+            var page = SignInResponses.sessionsUnavailablePage()
             page.headers = clearing
             return .page(page)
         }
         var headers = clearing
-        let sealed = keyRing.seal(id.bytes, context: Self.sessionSealContext)
-        headers.add(name: "Set-Cookie", value: cookies.setCookie(cookies.sessionName, value: sealed, maxAge: cookies.sessionMaxAge))
+        headers.add(name: "Set-Cookie", value: sessionCookie)
         audit.info(
             "signed in",
             metadata: [
@@ -298,7 +250,7 @@ public final class SignInService: Sendable {
                 "oid": "\(identity.objectId ?? "-")", "roles": "\(identity.roles.count)", "groups": "\(identity.groups.count)",
                 "peer": "\(peer)",
             ])
-        return .response(Self.redirect(to: pending.returnTo, headers: headers))
+        return .response(SignInResponses.redirect(to: pending.returnTo, headers: headers))
     }
 
     /// Why an account's claims give no usable identity.
@@ -353,34 +305,14 @@ public final class SignInService: Sendable {
 
     // MARK: Logout
 
-    func logout(headers: HTTPHeaders, peer: String) async -> LocalAnswer {
-        var responseHeaders = HTTPHeaders()
-        responseHeaders.add(name: "Set-Cookie", value: cookies.deleteCookie(cookies.sessionName))
-        // The session is ended by id whether or not this instance has it cached.
-        var session: Session?
-        for id in sessionIDs(cookieHeaders: headers["cookie"]) {
-            let found: Session?
-            if let hit = sessions.cache.lookup(id: id, now: now()) {
-                found = hit.session
-            } else {
-                found = try? await sessions.load(id: id, now: now())
-            }
-            let everywhere = await sessions.end(id: id)
-            if let found {
-                session = found
-                audit.info(
-                    "signed out",
-                    metadata: ["event": "signout", "user": "\(found.identity.username)", "everywhere": "\(everywhere)", "peer": "\(peer)"])
-            }
-        }
+    /// RP-initiated logout at Entra's end-session endpoint, back to the signed-out page.
+    func signOutRedirect(for session: Session) async -> String? {
+        guard let endpoint = try? await provider.metadata().endSessionEndpoint else { return nil }
         let signedOut = config.publicURL.origin + "/.portcullis/signed-out"
-        if let session, let endpoint = try? await provider.metadata().endSessionEndpoint {
-            var parameters = [("post_logout_redirect_uri", signedOut), ("client_id", entra.clientId)]
-            if let hint = session.logoutHint { parameters.append(("logout_hint", hint)) }
-            let separator = endpoint.contains("?") ? "&" : "?"
-            return .response(Self.redirect(to: endpoint + separator + FormURLEncoding.encode(parameters), headers: responseHeaders))
-        }
-        return .response(Self.redirect(to: "/.portcullis/signed-out", headers: responseHeaders))
+        var parameters = [("post_logout_redirect_uri", signedOut), ("client_id", entra.clientId)]
+        if let hint = session.logoutHint { parameters.append(("logout_hint", hint)) }
+        let separator = endpoint.contains("?") ? "&" : "?"
+        return endpoint + separator + FormURLEncoding.encode(parameters)
     }
 
     /// Front-channel logout: the provider's hidden iframe names the provider session; the
@@ -397,7 +329,7 @@ public final class SignInService: Sendable {
                 return done
             }
         }
-        let ended = await sessions.endAll(providerSessionID: sid)
+        let ended = await gate.endAll(providerSessionID: sid)
         audit.info("front-channel logout", metadata: ["event": "signout.frontchannel", "sessions": "\(ended)", "peer": "\(peer)"])
         return done
     }
@@ -411,33 +343,55 @@ public final class SignInService: Sendable {
         return UUID(uuidString: String(iss.dropFirst(prefix.count).dropLast(suffix.count))) != nil
     }
 
-    // MARK: Responses
+    // MARK: Revalidation
 
-    static func redirect(to location: String, headers: HTTPHeaders) -> LocalResponse {
-        var headers = headers
-        headers.add(name: "Location", value: location)
-        let escaped = HTMLText.escaped(location)
-        return LocalResponse(status: .found, contentType: "text/html; charset=utf-8", body: "<a href=\"\(escaped)\">Continue</a>\n", headers: headers)
+    func revalidatesEarly(_ session: Session) -> Bool { session.hasRefreshToken }
+
+    /// Refresh token → fresh ID token → identity again (roles, groups, username). Entra
+    /// refusing ends the session; Entra unreachable keeps it within the outage grace.
+    func revalidate(_ session: Session) async -> Revalidation {
+        guard let refreshToken = session.refreshToken else {
+            return .refused(event: "session.revalidation_impossible", reason: "no refresh token (is offline_access among the scopes?)")
+        }
+        let tokens: TokenResponse
+        do {
+            tokens = try await provider.refresh(refreshToken: refreshToken)
+        } catch {
+            if Self.isOutage(error) { return .unreachable(reason: error.description) }
+            return .refused(event: "session.revalidation_refused", reason: error.description)
+        }
+        var identity = session.identity
+        if let idToken = tokens.idToken {
+            let claims: [String: ClaimValue]
+            switch await provider.validate(idToken: idToken, nonce: nil) {
+            case .success(let validated): claims = validated
+            case .failure(.provider(let error)): return .unreachable(reason: error.description)
+            case .failure(.token(let rejection)): return .refused(event: "session.revalidation_refused", reason: rejection.description)
+            }
+            switch await self.identity(from: claims, accessToken: tokens.accessToken) {
+            case .success(let refreshed): identity = refreshed
+            case .failure(let refusal) where refusal.status == .serviceUnavailable: return .unreachable(reason: refusal.reason)
+            case .failure(let refusal): return .refused(event: refusal.event, reason: refusal.reason)
+            }
+        }
+        return .confirmed(identity, refreshToken: tokens.refreshToken ?? refreshToken)
     }
+
+    /// Entra down or failing, as opposed to Entra refusing this session: no answer, an
+    /// unreadable one, or an OAuth error that says "try later".
+    static func isOutage(_ error: ProviderError) -> Bool {
+        switch error.kind {
+        case .unreachable, .badResponse: true
+        case .oauth: error.oauthError == "temporarily_unavailable" || error.oauthError == "server_error"
+        }
+    }
+
+    // MARK: Responses
 
     static func unavailablePage() -> GatewayPage {
         GatewayPage(
             status: .serviceUnavailable, title: "Sign-in is unavailable",
             message: "The sign-in service (Microsoft Entra ID) cannot be reached right now. Please try again in a few minutes.",
             link: ("Try again", "/.portcullis/login"))
-    }
-
-    static func sessionsUnavailablePage() -> GatewayPage {
-        GatewayPage(
-            status: .serviceUnavailable, title: "Sessions are unavailable",
-            message: "Your session cannot be checked right now (the session store is unreachable). Please try again in a minute.",
-            link: ("Try again", "/"))
-    }
-
-    /// Where an unauthenticated browser is sent: the login endpoint, remembering the page.
-    static func loginRedirect(path: Substring, query: Substring?) -> LocalResponse {
-        var target = String(path)
-        if let query { target += "?" + query }
-        return redirect(to: "/.portcullis/login?rd=" + FormURLEncoding.encode(target), headers: [:])
     }
 }

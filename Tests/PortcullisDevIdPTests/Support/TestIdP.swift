@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
 import PortcullisCore
+import PortcullisTestSupport
 @testable import PortcullisDevIdP
 
 /// A response as a test sees it.
@@ -24,13 +24,6 @@ struct TestResponse {
         guard let location, let components = URLComponents(string: location) else { return [:] }
         return Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
     }
-}
-
-/// A settable clock, so code and token expiry are tested without waiting.
-final class TestClock: Sendable {
-    private let current = NIOLockedValueBox(Date())
-    var now: Date { current.withLockedValue { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLockedValue { $0 += seconds } }
 }
 
 /// A running IdP with the demo directory plus an HTTP client that does NOT follow
@@ -61,7 +54,7 @@ struct TestIdP {
         let clock = TestClock()
         let idp = try await DevIdentityProvider.start(
             host: "127.0.0.1", port: 0, directory: directory, group: MultiThreadedEventLoopGroup.singleton,
-            now: { clock.now })
+            now: { clock.now() })
         let http = HTTPClient(
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))

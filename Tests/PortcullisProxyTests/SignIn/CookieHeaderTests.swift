@@ -1,3 +1,5 @@
+import Foundation
+import PortcullisCore
 import PortcullisSessions
 import Testing
 
@@ -63,19 +65,26 @@ struct SessionCookieMemoTests {
         Array(text.utf8).withUnsafeBufferPointer(body)
     }
 
-    @Test("answers only for the byte-identical cookie it remembered")
+    static let config = try! GatewayConfig.load(Data(#"{ "routes": [{ "name": "a", "upstream": "http://127.0.0.1:1", "public": true }] }"#.utf8))
+    static let rules = SessionRules(config: config, keyRing: .ephemeral(), revalidators: [:])
+
+    @Test("answers only for the byte-identical cookie it remembered, under the same rules")
     func memo() {
+        let rules = Self.rules
         var memo = SessionCookieMemo()
         let id = SessionID.random()
-        #expect(withBytes("AAAA") { memo.id(for: $0) } == nil)
-        withBytes("AAAA") { memo.remember($0, opensTo: id) }
-        #expect(withBytes("AAAA") { memo.id(for: $0) } == id)
-        #expect(withBytes("AAAB") { memo.id(for: $0) } == nil)
-        #expect(withBytes("AAA") { memo.id(for: $0) } == nil)
-        #expect(withBytes("") { memo.id(for: $0) } == nil)
+        #expect(withBytes("AAAA") { memo.id(for: $0, rules: rules) } == nil)
+        withBytes("AAAA") { memo.remember($0, opensTo: id, rules: rules) }
+        #expect(withBytes("AAAA") { memo.id(for: $0, rules: rules) } == id)
+        #expect(withBytes("AAAB") { memo.id(for: $0, rules: rules) } == nil)
+        #expect(withBytes("AAA") { memo.id(for: $0, rules: rules) } == nil)
+        #expect(withBytes("") { memo.id(for: $0, rules: rules) } == nil)
         let other = SessionID.random()
-        withBytes("BBBB") { memo.remember($0, opensTo: other) }
-        #expect(withBytes("AAAA") { memo.id(for: $0) } == nil)
-        #expect(withBytes("BBBB") { memo.id(for: $0) } == other)
+        withBytes("BBBB") { memo.remember($0, opensTo: other, rules: rules) }
+        #expect(withBytes("AAAA") { memo.id(for: $0, rules: rules) } == nil)
+        #expect(withBytes("BBBB") { memo.id(for: $0, rules: rules) } == other)
+        // After a reload (new rules, perhaps without the key that opened it) the cookie is opened again.
+        let reloaded = SessionRules(config: Self.config, keyRing: .ephemeral(), revalidators: [:])
+        #expect(withBytes("BBBB") { memo.id(for: $0, rules: reloaded) } == nil)
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 import Logging
+import NIOHTTP1
 import NIOPosix
 import PortcullisCore
 import PortcullisEcho
+import PortcullisTestSupport
 import Testing
 
 @testable import PortcullisProxy
@@ -15,8 +17,8 @@ struct InteropTests {
     struct MockGateway {
         let provider: MockOpenIDProvider
         let echo: EchoUpstream
-        let server: GatewayServer
-        let signIn: SignInService
+        let live: LiveGateway
+        var server: GatewayServer { live.server }
         var origin: String { "http://127.0.0.1:\(server.localAddress.port!)" }
 
         static func start(scopes: String = #"["openid", "profile", "email"]"#, clock: TestClock? = nil, audit: CapturedLog? = nil) async throws -> MockGateway {
@@ -37,14 +39,13 @@ struct InteropTests {
                              "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
                   "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
                 """
-            let (server, signIn) = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
-            return MockGateway(provider: provider, echo: echo, server: server, signIn: signIn)
+            let live = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
+            return MockGateway(provider: provider, echo: echo, live: live)
         }
 
         func stop() async {
             provider.stop()
-            await server.close()
-            await signIn.shutdown()
+            await live.stop()
             await echo.close()
         }
 

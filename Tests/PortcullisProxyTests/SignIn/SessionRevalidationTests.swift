@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import PortcullisDevIdP
+import PortcullisTestSupport
 import Testing
 
 @testable import PortcullisProxy
@@ -109,7 +110,7 @@ struct SessionRevalidationTests {
         clock.advance(901)
         let denied = try await harness.get("/app/x", cookies: cookies)
         #expect(denied.status == 401)
-        #expect(harness.signIn.sessionCache.count == 0)
+        #expect(harness.live.gate.cache.count == 0)
         #expect(audit.lines.contains { $0.contains("event=session.revalidation_refused") && $0.contains("user=alice@contoso.example") })
         // Ended, not merely refused once: the next request does not try again.
         #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
@@ -138,7 +139,7 @@ struct SessionRevalidationTests {
         clock.advance(3600)
         #expect(try await harness.get("/app/x", cookies: cookies).status == 401)
         #expect(audit.lines.contains { $0.contains("event=session.outage_grace_over") })
-        #expect(harness.signIn.sessionCache.count == 0)
+        #expect(harness.live.gate.cache.count == 0)
     }
 
     @Test("a session cookie set with cookieDomain and persistentCookie false carries Domain and no Max-Age")

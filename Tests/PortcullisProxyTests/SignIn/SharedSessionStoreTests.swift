@@ -18,10 +18,10 @@ struct SharedSessionStoreTests {
     struct Pair {
         let postgres: TestPostgresServer
         let a: SignInHarness
-        let b: (server: GatewayServer, signIn: SignInService)
+        let b: LiveGateway
         let audit: CapturedLog
         let url: String
-        var bPort: Int { b.server.localAddress.port! }
+        var bPort: Int { b.port }
 
         static func start() async throws -> Pair {
             let postgres = try await TestPostgresServer.start()
@@ -36,8 +36,7 @@ struct SharedSessionStoreTests {
         }
 
         func stop() async {
-            await b.server.close()
-            await b.signIn.shutdown()
+            await b.stop()
             await a.stop()
             postgres.stop()
         }
@@ -75,14 +74,14 @@ struct SharedSessionStoreTests {
         let throughB = try await pair.getB("/app/x", cookies: cookies)
         #expect(throughB.status == 200)
         #expect(try throughB.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
-        #expect(pair.b.signIn.sessionCache.count == 1)
+        #expect(pair.b.gate.cache.count == 1)
 
         let logout = try await pair.getB("/.portcullis/logout", cookies: cookies)
         #expect(logout.status == 302)
         // A still had the session cached; the store's notification evicts it.
         let latency = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: cookies).status == 401 }
         #expect(latency != nil, "A still accepted the cookie a second after logout through B")
-        #expect(pair.a.signIn.sessionCache.count == 0)
+        #expect(pair.a.live.gate.cache.count == 0)
     }
 
     @Test("revoking a user in the store ends their sessions on every instance within a second")

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import PortcullisDevIdP
+import PortcullisTestSupport
 import Testing
 
 @testable import PortcullisProxy

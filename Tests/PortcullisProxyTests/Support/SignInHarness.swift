@@ -7,6 +7,7 @@ import PortcullisCore
 import PortcullisDevIdP
 import PortcullisEcho
 import PortcullisProxy
+import PortcullisTestSupport
 import Synchronization
 
 /// The dev IdP, an echo upstream and a gateway with Entra sign-in, all on loopback. The
@@ -17,8 +18,8 @@ struct SignInHarness {
 
     let idp: DevIdentityProvider
     let echo: EchoUpstream
-    let server: GatewayServer
-    let signIn: SignInService
+    let live: LiveGateway
+    var server: GatewayServer { live.server }
     /// The config text, for starting further instances of the same gateway.
     let configJSON: String
     let port: Int
@@ -53,32 +54,22 @@ struct SignInHarness {
                 { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)"\(appRoute) }
               ]\(extra) }
             """
-        let (server, signIn) = try await startGateway(json, audit: audit, clock: clock)
-        return SignInHarness(idp: idp, echo: echo, server: server, signIn: signIn, configJSON: json, port: port)
+        let live = try await startGateway(json, audit: audit, clock: clock)
+        return SignInHarness(idp: idp, echo: echo, live: live, configJSON: json, port: port)
     }
 
     /// A gateway from `json`, optionally listening on another port than the config says.
     /// The client secret is read from `$SECRET`, which is `secret`.
     static func startGateway(
         _ json: String, port: Int? = nil, secret: String = clientSecret, audit: CapturedLog? = nil, clock: TestClock? = nil
-    ) async throws -> (GatewayServer, SignInService) {
+    ) async throws -> LiveGateway {
         var config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == "SECRET" ? secret : nil })
         if let port { config.listen.port = port }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var auditLogger = Logger(label: SignInService.auditLabel) { _ in audit ?? CapturedLog() }
-        auditLogger.logLevel = .info
-        let now: @Sendable () -> Date
-        if let clock { now = { clock.now() } } else { now = { Date() } }
-        let signIn = try await SignInService.start(config: config, logger: logger, audit: auditLogger, now: now)!
-        let server = try await GatewayServer.start(
-            runtime: GatewayRuntime(config: config, signIn: signIn), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        return (server, signIn)
+        return try await LiveGateway.start(config, audit: audit, clock: clock)
     }
 
     func stop() async {
-        await server.close()
-        await signIn.shutdown()
+        await live.stop()
         await echo.close()
         await idp.close()
     }
@@ -148,37 +139,4 @@ extension TestResponse {
         }
         return result
     }
-
-    func echoedHeader(_ name: String) throws -> String? {
-        try echoedHeaders().first { $0.0.lowercased() == name.lowercased() }?.1
-    }
-}
-
-/// A log handler that keeps every line (message and metadata) for assertions.
-final class CapturedLog: LogHandler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    var lines: [String] { lock.withLock { stored } }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        lock.withLock { stored.append("\(event.level) \(event.message) \(fields)") }
-    }
-}
-
-/// A clock tests can move forward, shared by a gateway's sessions and token checks.
-final class TestClock: Sendable {
-    private let offset = Mutex<TimeInterval>(0)
-
-    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
-
-    func advance(_ seconds: TimeInterval) { offset.withLock { $0 += seconds } }
 }

@@ -4,13 +4,80 @@ import NIOCore
 import NIOPosix
 import PortcullisCore
 import PortcullisEcho
-import PortcullisProxy
+import PortcullisAuth
+import PortcullisPostgres
+@testable import PortcullisProxy
+import PortcullisSessions
+import PortcullisTestSupport
+
+/// A gateway started as the executable starts one (services from a composition, the session
+/// store's background work running), for live tests; ``stop()`` ends all of it.
+final class LiveGateway: Sendable {
+    let gateway: Gateway
+    private let background: Task<Void, Never>
+
+    var server: GatewayServer { gateway.server }
+    var gate: SessionGate { gateway.services.gate }
+    var port: Int { gateway.localAddress.port! }
+
+    private init(gateway: Gateway) {
+        self.gateway = gateway
+        let services = gateway.services
+        background = Task { await services.run() }
+    }
+
+    /// - Parameters: `audit` receives the audit log; `clock` replaces the wall clock of
+    ///   sessions and token checks.
+    static func start(
+        _ config: GatewayConfig, audit: CapturedLog? = nil, clock: TestClock? = nil, accessLogSink: LineSink = .standardOutput
+    ) async throws -> LiveGateway {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let auditLogger = (audit ?? CapturedLog()).logger(label: GatewayServices.auditLabel)
+        let now: @Sendable () -> Date
+        if let clock { now = { clock.now() } } else { now = { Date() } }
+        let store: (any SessionStore)?
+        switch config.session.store.kind {
+        case .memory: store = nil
+        case .postgres:
+            store = try PostgresSessionStore(
+                url: config.session.store.url?.value ?? "", codec: SessionCodec(keyRing: KeyRing(keys: config.session.keys)), logger: logger)
+        }
+        let services = GatewayServices(
+            session: config.session, store: store, oidcClient: GatewayServices.makeOIDCClient(timeout: config.entra?.requestTimeout ?? 10),
+            audit: auditLogger, logger: logger, now: now)
+        do {
+            return LiveGateway(gateway: try await Gateway.start(config: config, services: services, accessLogSink: accessLogSink, logger: logger))
+        } catch {
+            await services.shutdown()
+            throw error
+        }
+    }
+
+    func stop() async {
+        background.cancel()
+        await gateway.close()
+        await background.value
+        await gateway.services.shutdown()
+    }
+}
 
 /// An echo upstream and a gateway in front of it, both on ephemeral loopback ports.
 struct TestGateway {
     let echo: EchoUpstream
-    let server: GatewayServer
-    var port: Int { server.localAddress.port! }
+    let live: LiveGateway
+    var server: GatewayServer { live.server }
+    var gateway: Gateway { live.gateway }
+    var port: Int { live.port }
+
+    /// `routes` is the JSON of the routes array with `ECHO` standing for the echo upstream's URL.
+    static func config(routes: String, extra: String, logging: String, echoPort: Int) throws -> GatewayConfig {
+        let json = """
+            { "listen": { "port": 0 }, "logging": \(logging),
+              "routes": \(routes.replacingOccurrences(of: "ECHO", with: "http://127.0.0.1:\(echoPort)"))\(extra) }
+            """
+        return try GatewayConfig.load(Data(json.utf8))
+    }
 
     /// Starts both; `routes` is the JSON of the routes array with `ECHO` standing for the
     /// echo upstream's URL.
@@ -19,17 +86,30 @@ struct TestGateway {
         logging: String = #"{ "accessLog": false }"#, accessLogSink: LineSink = .standardOutput
     ) async throws -> TestGateway {
         let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
-        let json = """
-            { "listen": { "port": 0 }, "logging": \(logging),
-              "routes": \(routes.replacingOccurrences(of: "ECHO", with: "http://127.0.0.1:\(echo.port)"))\(extra) }
-            """
-        let config = try GatewayConfig.load(Data(json.utf8))
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let server = try await GatewayServer.start(
-            runtime: GatewayRuntime(config: config), group: MultiThreadedEventLoopGroup.singleton,
-            accessLogSink: accessLogSink, logger: logger)
-        return TestGateway(echo: echo, server: server)
+        do {
+            let config = try config(routes: routes, extra: extra, logging: logging, echoPort: echo.port)
+            return TestGateway(echo: echo, live: try await LiveGateway.start(config, accessLogSink: accessLogSink))
+        } catch {
+            await echo.close()
+            throw error
+        }
+    }
+
+    /// Starts a gateway, runs `body` with it and stops it whatever `body` does: no test leaks
+    /// a server or races its teardown.
+    static func with<T>(
+        routes: String = #"[{ "name": "app", "upstream": "ECHO", "public": true }]"#, extra: String = "",
+        logging: String = #"{ "accessLog": false }"#, _ body: (TestGateway) async throws -> T
+    ) async throws -> T {
+        let gateway = try await start(routes: routes, extra: extra, logging: logging)
+        do {
+            let result = try await body(gateway)
+            await gateway.stop()
+            return result
+        } catch {
+            await gateway.stop()
+            throw error
+        }
     }
 
     func client(keepBody: Bool = true) async throws -> TestHTTPClient {
@@ -37,8 +117,20 @@ struct TestGateway {
     }
 
     func stop() async {
-        await server.close()
+        await live.stop()
         await echo.close()
+    }
+}
+
+/// A runtime for unit tests of the data plane's pure parts (no sockets, no sign-in).
+enum TestRuntime {
+    /// One set of services for every such runtime; its HTTP client is never used.
+    static let services = GatewayServices(
+        session: try! GatewayConfig.load(Data(#"{ "routes": [{ "name": "a", "upstream": "http://127.0.0.1:1", "public": true }] }"#.utf8)).session,
+        store: nil, oidcClient: GatewayServices.makeOIDCClient(), logger: Logger(label: "test"))
+
+    static func make(_ json: String) -> GatewayRuntime {
+        GatewayRuntime(config: try! GatewayConfig.load(Data(json.utf8)), services: services, signInMethods: [], revalidators: [:])
     }
 }
 

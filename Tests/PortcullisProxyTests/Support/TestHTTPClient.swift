@@ -20,6 +20,16 @@ struct TestResponse {
         return try JSONDecoder().decode(Echo.self, from: Data(text.utf8)).headers.map { ($0[0], $0[1]) }
     }
 
+    /// The request target the upstream received.
+    func echoedURI() throws -> String {
+        struct Echo: Decodable { var uri: String }
+        return try JSONDecoder().decode(Echo.self, from: Data(text.utf8)).uri
+    }
+
+    func echoedHeader(_ name: String) throws -> String? {
+        try echoedHeaders().first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
     func echoedBodyBytes() throws -> Int {
         struct Echo: Decodable { var bodyBytes: Int }
         return try JSONDecoder().decode(Echo.self, from: Data(text.utf8)).bodyBytes

@@ -1,0 +1,57 @@
+import Foundation
+import PortcullisAuth
+import PortcullisCore
+import PortcullisSessions
+
+/// A sign-in method as the session gate sees it: how to confirm that a session it created
+/// still stands. Entra refreshes with the refresh token; a local method re-reads its users.
+/// The gate decides when (due, early, during an outage); the method only answers.
+protocol SessionRevalidator: Sendable {
+    func revalidate(_ session: Session) async -> Revalidation
+    /// Whether a background revalidation before the due time could succeed (Entra: only with
+    /// a refresh token), so a session that cannot is not ended early.
+    func revalidatesEarly(_ session: Session) -> Bool
+}
+
+/// A sign-in method's answer about one session.
+enum Revalidation: Sendable {
+    /// Still good, with the identity as the method sees it now (roles and groups may have
+    /// changed) and the newest refresh token.
+    case confirmed(Identity, refreshToken: String?)
+    /// The method refuses the session: it ends (`event` and `reason` go to the audit log).
+    case refused(event: String, reason: String)
+    /// The method could not be asked (Entra down): the session rides its outage grace.
+    case unreachable(reason: String)
+}
+
+/// The session settings of one config: how cookies are named and sealed, the lifetimes, and
+/// which sign-in method revalidates which sessions. Part of the per-config runtime, so a
+/// reload that adds a key or changes `revalidateEvery` applies to the next request; a class,
+/// so a connection's cookie memo can tell by identity that the key ring it used is current.
+final class SessionRules: Sendable {
+    let keyRing: KeyRing
+    let cookies: CookieSettings
+    let revalidateEvery: TimeInterval
+    let outageGrace: TimeInterval
+    let absoluteTimeout: TimeInterval
+    let revalidators: [Identity.Method: any SessionRevalidator]
+
+    init(config: GatewayConfig, keyRing: KeyRing, revalidators: [Identity.Method: any SessionRevalidator]) {
+        self.keyRing = keyRing
+        cookies = CookieSettings(
+            sessionCookieName: config.session.cookieName, secure: config.publicURL.isTLS,
+            formPost: config.entra?.responseMode == .formPost,
+            sessionMaxAge: config.session.persistentCookie ? Int(config.session.absoluteTimeout) : nil,
+            sessionDomain: config.session.cookieDomain)
+        revalidateEvery = config.session.revalidateEvery
+        outageGrace = config.session.outageGrace
+        absoluteTimeout = config.session.absoluteTimeout
+        self.revalidators = revalidators
+    }
+
+    func graceEnd(_ session: Session) -> Date {
+        session.validated.addingTimeInterval(revalidateEvery + outageGrace)
+    }
+
+    static let sealContext = "portcullis session"
+}

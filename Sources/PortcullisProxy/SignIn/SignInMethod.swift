@@ -1,0 +1,51 @@
+import NIOCore
+import NIOHTTP1
+import PortcullisCore
+import PortcullisSessions
+
+/// A way to sign in (Entra now; local break-glass users next) as the gateway's endpoints
+/// see it: its own `/.portcullis/…` endpoints, and where its sessions go at sign-out. It
+/// creates sessions through the ``SessionGate`` and answers the gate's revalidations
+/// (``SessionRevalidator``); the data plane never sees a concrete method.
+protocol SignInMethod: Sendable {
+    /// The sessions this method creates carry this method.
+    var method: Identity.Method { get }
+    /// The answer when `request` names one of this method's endpoints; nil otherwise.
+    func answer(_ request: EndpointRequest, rules: SessionRules) -> LocalAnswer?
+    /// Where a browser goes after its session ended (the provider's own sign-out), or nil
+    /// for the gateway's signed-out page.
+    func signOutRedirect(for session: Session) async -> String?
+}
+
+/// A request to a gateway endpoint, with its name below `/.portcullis/`.
+struct EndpointRequest {
+    var name: Substring
+    var head: HTTPRequestHead
+    var target: RequestTarget
+    var peer: String
+    var eventLoop: EventLoop
+}
+
+/// Responses every sign-in method and the data plane share.
+enum SignInResponses {
+    static func redirect(to location: String, headers: HTTPHeaders) -> LocalResponse {
+        var headers = headers
+        headers.add(name: "Location", value: location)
+        let escaped = HTMLText.escaped(location)
+        return LocalResponse(status: .found, contentType: "text/html; charset=utf-8", body: "<a href=\"\(escaped)\">Continue</a>\n", headers: headers)
+    }
+
+    static func sessionsUnavailablePage() -> GatewayPage {
+        GatewayPage(
+            status: .serviceUnavailable, title: "Sessions are unavailable",
+            message: "Your session cannot be checked right now (the session store is unreachable). Please try again in a minute.",
+            link: ("Try again", "/"))
+    }
+
+    /// Where an unauthenticated browser is sent: the login endpoint, remembering the page.
+    static func loginRedirect(path: Substring, query: Substring?) -> LocalResponse {
+        var target = String(path)
+        if let query { target += "?" + query }
+        return redirect(to: "/.portcullis/login?rd=" + FormURLEncoding.encode(target), headers: [:])
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PortcullisAuth
+import PortcullisCore
+import PortcullisPostgres
+import PortcullisProxy
+import PortcullisSessions
+import ServiceLifecycle
+import UnixSignals
+
+/// The composition root: chooses and builds the session store and the OpenID client, the
+/// process-long services around them, and the gateway; the data plane receives them built.
+enum Composition {
+    static func services(for config: GatewayConfig, logger: Logger) throws -> GatewayServices {
+        let store: (any SessionStore)?
+        switch config.session.store.kind {
+        case .memory:
+            store = nil
+        case .postgres:
+            let keyRing = config.session.keys.isEmpty ? KeyRing.ephemeral() : KeyRing(keys: config.session.keys)
+            store = try PostgresSessionStore(url: config.session.store.url?.value ?? "", codec: SessionCodec(keyRing: keyRing), logger: logger)
+        }
+        if config.session.keys.isEmpty && config.hasSignIn {
+            logger.warning("session.keysFile is not set: sessions are sealed with a random key and end when the gateway restarts")
+        }
+        return GatewayServices(
+            session: config.session, store: store, oidcClient: GatewayServices.makeOIDCClient(timeout: config.entra?.requestTimeout ?? 10),
+            logger: logger)
+    }
+
+    /// Starts the gateway for `config`; a credential that cannot be loaded exits with the
+    /// config-error code.
+    static func start(_ config: GatewayConfig, services: GatewayServices, logger: Logger) async throws -> Gateway {
+        let gateway: Gateway
+        do {
+            gateway = try await Gateway.start(config: config, services: services, logger: logger)
+        } catch let error as IOError {
+            throw error
+        } catch {
+            var standardError = FileHandle.standardError
+            print("cannot start: \(error)", to: &standardError)
+            throw ExitCode(configErrorExitCode)
+        }
+        logger.info(
+            "gateway listening",
+            metadata: [
+                "address": .string("\(gateway.localAddress)"), "publicURL": .string(config.publicURL.description),
+                "routes": .string(String(config.routes.count)),
+            ])
+        return gateway
+    }
+}
+
+/// Runs a started gateway until SIGTERM or SIGINT, under a `ServiceGroup`: the session
+/// store's background work, the reloader (SIGHUP and the file watch, when there is a config
+/// file) and the gateway itself, which drains on the first stop signal. The services stop
+/// in reverse order, so the store outlives the requests that may still read it.
+enum GatewayProcess {
+    static func run(gateway: Gateway, reloader: ConfigReloader?, logger: Logger) async throws {
+        var services: [any Service] = [StoreService(services: gateway.services)]
+        if let reloader { services.append(ReloadService(reloader: reloader)) }
+        services.append(DrainingGatewayService(gateway: gateway, logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await gateway.services.shutdown()
+        logger.info("gateway stopped")
+    }
+}
+
+/// The session store's connections, notifications and sweeping.
+struct StoreService: Service {
+    let services: GatewayServices
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await services.run() }
+    }
+}
+
+/// SIGHUP and changes to the watched files reload the config.
+struct ReloadService: Service {
+    let reloader: ConfigReloader
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await reloader.watch() }
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        await reloader.reload(trigger: "SIGHUP")
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// Serves until the graceful-shutdown signal, then drains: no new connections, requests in
+/// flight finish for up to `shutdownTimeout`, then everything closes. A second stop signal
+/// during the drain exits at once.
+struct DrainingGatewayService: Service {
+    let gateway: Gateway
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let timeout = gateway.config.shutdownTimeout
+        logger.notice(
+            "stopping: draining connections", metadata: ["open": "\(gateway.server.openConnections)", "shutdownTimeout": "\(timeout)"])
+        let secondSignal = Task {
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                logger.warning("second stop signal (\(signal)): exiting at once")
+                exit(1)
+            }
+        }
+        defer { secondSignal.cancel() }
+        let finished = await gateway.drain(timeout: .nanoseconds(Int64(timeout * 1_000_000_000)))
+        if !finished { logger.warning("shutdownTimeout passed: remaining connections closed") }
+    }
+}
