@@ -60,15 +60,25 @@ enum Composition {
 /// in reverse order, so the store outlives the requests that may still read it.
 enum GatewayProcess {
     static func run(gateway: Gateway, reloader: ConfigReloader?, logger: Logger) async throws {
-        var services: [any Service] = [StoreService(services: gateway.services)]
-        if let reloader { services.append(ReloadService(reloader: reloader)) }
-        services.append(DrainingGatewayService(gateway: gateway, logger: logger))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // The store's work ends at once for the `memory` store: that must not end the group.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreService(services: gateway.services), successTerminationBehavior: .ignore)
+        ]
+        if let reloader { services.append(.init(service: ReloadService(reloader: reloader))) }
+        services.append(.init(service: DrainingGatewayService(gateway: gateway, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("stopping after a service failed", metadata: ["error": "\(error)"])
+            await gateway.close()
+            await gateway.services.shutdown()
+            LineSink.standardOutput.flush()
+            throw error
+        }
         await gateway.services.shutdown()
         logger.info("gateway stopped")
+        LineSink.standardOutput.flush()
     }
 }
 
