@@ -89,7 +89,7 @@ public struct SigningKeySet: Sendable {
     }
 }
 
-/// Validates an ID token the way DESIGN.md's invariant 3 requires: RS256 only, a known
+/// Validates an ID token the way the security invariant 3 of docs/architecture.md requires: RS256 only, a known
 /// key, the signature, `aud`, `iss` (and `tid` for multi-tenant), the time claims with a
 /// small skew, and the `nonce`. Returns the claims of a token that passed every check.
 public enum IDTokenValidator {

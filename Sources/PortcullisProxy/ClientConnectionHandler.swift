@@ -6,7 +6,7 @@ import PortcullisCore
 
 /// The data plane for one client connection: routes each request, rewrites its headers, and
 /// streams it to a pooled upstream connection on the same event loop and the answer back,
-/// with no task hop or `await` on the way (see DESIGN.md, data plane).
+/// with no task hop or `await` on the way (see docs/architecture.md).
 ///
 /// Backpressure both ways: the client is not read while its upstream cannot take more, and
 /// the upstream is not read while the client cannot take more.
@@ -586,7 +586,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, host: request.host, route: route, runtime: runtime, peer: peer,
-            identityFields: identity.map { identityHeaderMemo.fields(for: $0, names: runtime.config.identityHeaders) } ?? [],
+            identityFields: identity.map { identityHeaderMemo.fields(for: $0, runtime: runtime) } ?? [],
             into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)

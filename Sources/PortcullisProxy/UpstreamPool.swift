@@ -6,7 +6,7 @@ import PortcullisCore
 /// Keep-alive connections to upstreams for one event loop.
 ///
 /// Every exchange runs on its client connection's loop and takes upstream connections from
-/// that loop's pool, so reuse needs no lock and no thread hop (see DESIGN.md, data plane).
+/// that loop's pool, so reuse needs no lock and no thread hop (see docs/architecture.md).
 /// Sendable only so it can be handed to its own loop: every method asserts it runs there.
 final class UpstreamPool: @unchecked Sendable {
     let eventLoop: EventLoop

@@ -176,14 +176,18 @@ enum UpstreamRequest {
 /// one keep-alive connection nearly always carry the same session, so the lines are written
 /// from these bytes instead of joined and rendered again. Keyed by the whole identity (equal
 /// identities render equally), so a revalidation that changed roles or groups renders anew.
+/// Also keyed by the runtime whose header names rendered them, so a reload that renames a
+/// header applies on open keep-alive connections too.
 struct IdentityHeaderMemo {
     private var identity: Identity?
+    private var runtime: GatewayRuntime?
     private var rendered: [UInt8] = []
 
-    mutating func fields(for identity: Identity, names: IdentityHeaderNames) -> [UInt8] {
-        if identity != self.identity {
-            rendered = UpstreamRequest.renderIdentityHeaders(identity, names: names)
+    mutating func fields(for identity: Identity, runtime: GatewayRuntime) -> [UInt8] {
+        if runtime !== self.runtime || identity != self.identity {
+            rendered = UpstreamRequest.renderIdentityHeaders(identity, names: runtime.config.identityHeaders)
             self.identity = identity
+            self.runtime = runtime
         }
         return rendered
     }

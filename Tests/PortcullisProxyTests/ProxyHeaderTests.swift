@@ -1,7 +1,7 @@
 import NIOHTTP1
 import Testing
 
-/// Security invariant 1 (DESIGN.md): no identity header from a client ever reaches an upstream.
+/// Security invariant 1 (docs/architecture.md): no identity header from a client ever reaches an upstream.
 @Suite("Proxy header hygiene (live)")
 struct ProxyHeaderTests {
     static let forged: [(String, String)] = [

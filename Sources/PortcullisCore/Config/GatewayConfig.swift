@@ -160,6 +160,7 @@ extension GatewayConfig {
         if listen != next.listen { changed.append("listen") }
         if session.store.kind != next.session.store.kind || session.store.url != next.session.store.url { changed.append("session.store") }
         if session.maxSessions != next.session.maxSessions { changed.append("session.maxSessions") }
+        if session.idleTimeout != next.session.idleTimeout { changed.append("session.idleTimeout") }
         if upstreamPool != next.upstreamPool { changed.append("upstreamPool") }
         if limits.maxHeaderBytes != next.limits.maxHeaderBytes { changed.append("limits.maxHeaderBytes") }
         if limits.maxConnections != next.limits.maxConnections { changed.append("limits.maxConnections") }
