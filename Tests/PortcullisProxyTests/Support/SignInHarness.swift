@@ -33,6 +33,23 @@ struct SignInHarness {
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
         audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = ""
     ) async throws -> SignInHarness {
+        // The gateway's port is picked before it binds (the IdP must know the redirect URI),
+        // so on a busy machine another socket can take it meanwhile: pick again.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startOnce(
+                    tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < 4 {
+                continue
+            }
+        }
+    }
+
+    private static func startOnce(
+        tenant: String, entra: String, extra: String, certificatePEM: String?, audit: CapturedLog?, clock: TestClock?, appRoute: String
+    ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
         let origin = "http://127.0.0.1:\(port)"
@@ -54,8 +71,14 @@ struct SignInHarness {
                 { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)"\(appRoute) }
               ]\(extra) }
             """
-        let live = try await startGateway(json, audit: audit, clock: clock)
-        return SignInHarness(idp: idp, echo: echo, live: live, configJSON: json, port: port)
+        do {
+            let live = try await startGateway(json, audit: audit, clock: clock)
+            return SignInHarness(idp: idp, echo: echo, live: live, configJSON: json, port: port)
+        } catch {
+            await echo.close()
+            await idp.close()
+            throw error
+        }
     }
 
     /// A gateway from `json`, optionally listening on another port than the config says.
