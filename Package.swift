@@ -76,6 +76,7 @@ let package = Package(
             name: "PortcullisPostgres",
             dependencies: [
                 "PortcullisCore",
+                "PortcullisAuth",
                 "PortcullisSessions",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -499,9 +499,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, rules: runtime.sessionRules, on: context.eventLoop)
         {
         case .live(let session):
-            perform(Admission.decide(route: route.config, session: .live(session.identity), isBrowserNavigation: Self.isBrowserNavigation(head)), request, context: context)
+            admit(request, session: .live(session.identity), context: context)
         case .anonymous:
-            perform(Admission.decide(route: route.config, session: .anonymous, isBrowserNavigation: Self.isBrowserNavigation(head)), request, context: context)
+            admit(request, session: .anonymous, context: context)
         case .pending(let decision):
             let wait = SessionWait(request)
             state = .awaitingSession(wait)
@@ -540,13 +540,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .success(.anonymous): session = .anonymous
         case .success(.unavailable), .failure: session = .unavailable
         }
-        let head = wait.request.head
-        perform(Admission.decide(route: wait.request.route.config, session: session, isBrowserNavigation: Self.isBrowserNavigation(head)), wait.request, context: context)
+        admit(wait.request, session: session, context: context)
         handleWaitingInput()
     }
 
-    /// Carries out an admission decision.
-    private func perform(_ admission: Admission, _ request: AdmittedRequest, context: ChannelHandlerContext) {
+    /// Asks admission about the request and carries out its decision.
+    private func admit(_ request: AdmittedRequest, session: Admission.SessionState, context: ChannelHandlerContext) {
+        let admission = Admission.decide(
+            route: request.route.config, session: session, isBrowserNavigation: Self.isBrowserNavigation(request.head))
         let answer: LocalAnswer
         switch admission {
         case .proxy(let identity):

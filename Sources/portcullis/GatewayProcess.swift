@@ -3,11 +3,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import PortcullisAuth
 import PortcullisCore
 import PortcullisPostgres
 import PortcullisProxy
-import PortcullisSessions
 import ServiceLifecycle
 import UnixSignals
 
@@ -15,14 +13,7 @@ import UnixSignals
 /// process-long services around them, and the gateway; the data plane receives them built.
 enum Composition {
     static func services(for config: GatewayConfig, logger: Logger) throws -> GatewayServices {
-        let store: (any SessionStore)?
-        switch config.session.store.kind {
-        case .memory:
-            store = nil
-        case .postgres:
-            let keyRing = config.session.keys.isEmpty ? KeyRing.ephemeral() : KeyRing(keys: config.session.keys)
-            store = try PostgresSessionStore(url: config.session.store.url?.value ?? "", codec: SessionCodec(keyRing: keyRing), logger: logger)
-        }
+        let store = try PostgresSessionStore.configured(by: config.session, logger: logger)
         if config.session.keys.isEmpty && config.hasSignIn {
             logger.warning("session.keysFile is not set: sessions are sealed with a random key and end when the gateway restarts")
         }

@@ -145,16 +145,15 @@ final class AsyncSerial: Sendable {
     private let tail = Mutex<Task<Void, Never>?>(nil)
 
     func run<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T {
-        let (task, previous): (Task<T, Never>, Task<Void, Never>?) = tail.withLock { tail in
+        let task: Task<T, Never> = tail.withLock { tail in
             let previous = tail
             let task = Task<T, Never> {
                 await previous?.value
                 return await operation()
             }
             tail = Task { _ = await task.value }
-            return (task, previous)
+            return task
         }
-        _ = previous
         return await task.value
     }
 }

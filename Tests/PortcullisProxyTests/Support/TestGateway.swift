@@ -4,10 +4,8 @@ import NIOCore
 import NIOPosix
 import PortcullisCore
 import PortcullisEcho
-import PortcullisAuth
 import PortcullisPostgres
 @testable import PortcullisProxy
-import PortcullisSessions
 import PortcullisTestSupport
 
 /// A gateway started as the executable starts one (services from a composition, the session
@@ -36,13 +34,7 @@ final class LiveGateway: Sendable {
         let auditLogger = (audit ?? CapturedLog()).logger(label: GatewayServices.auditLabel)
         let now: @Sendable () -> Date
         if let clock { now = { clock.now() } } else { now = { Date() } }
-        let store: (any SessionStore)?
-        switch config.session.store.kind {
-        case .memory: store = nil
-        case .postgres:
-            store = try PostgresSessionStore(
-                url: config.session.store.url?.value ?? "", codec: SessionCodec(keyRing: KeyRing(keys: config.session.keys)), logger: logger)
-        }
+        let store = try PostgresSessionStore.configured(by: config.session, logger: logger)
         let services = GatewayServices(
             session: config.session, store: store, oidcClient: GatewayServices.makeOIDCClient(timeout: config.entra?.requestTimeout ?? 10),
             audit: auditLogger, logger: logger, now: now)
