@@ -43,7 +43,7 @@ struct ConfigValidationTests {
         #expect(config.identityHeaders.authMethod == "X-Auth-Method")
         #expect(config.limits.maxHeaderBytes == 32 * 1024)
         #expect(config.logging.format == "text")
-        #expect(config.entra == nil && config.localUsers == nil && config.sso == nil)
+        #expect(config.entra == nil && config.localUsers == nil && config.sso == SSOConfig())
         #expect(config.session.cookieName == "portcullis_session" && config.session.keys.isEmpty)
         #expect(config.session.idleTimeout == 8 * 3600 && config.session.absoluteTimeout == 24 * 3600)
     }
@@ -132,12 +132,11 @@ struct ConfigValidationTests {
         #expect(found.contains(#"routes[0].pubic: unknown field (did you mean "public"?)"#))
     }
 
-    @Test("reserved sections accept no fields yet")
-    func reservedSections() {
-        #expect(
-            issues(#"{ "routes": [\#(minimalRoute)], "sso": { "enabled": false } }"#)
-                == ["sso.enabled: unknown field (this section is reserved and takes no fields in this version)"])
-        #expect(issues(#"{ "routes": [\#(minimalRoute)], "localUsers": {}, "sso": null }"#).isEmpty)
+    @Test("sso given as {} or null takes its defaults; localUsers needs its file")
+    func breakGlassSections() {
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "sso": {} }"#).isEmpty)
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "localUsers": null, "sso": null }"#).isEmpty)
+        #expect(issues(#"{ "routes": [\#(minimalRoute)], "localUsers": {} }"#).first?.hasPrefix("localUsers.file: required") == true)
     }
 
     static let entraBase = #""clientId": "c", "clientSecretEnv": "PATH""#

@@ -17,10 +17,12 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var session: SessionConfig
     /// Hosts other than the gateway's own that a return URL after sign-in may point at.
     public var allowedReturnHosts: [RedirectGuard.AllowedHost]
-    /// Reserved for local (break-glass) users.
-    public var localUsers: ReservedSection?
-    /// Reserved for the SSO switch and exclusion list.
-    public var sso: ReservedSection?
+    /// Local (break-glass) users who sign in with a password; nil means none.
+    public var localUsers: LocalUsersConfig?
+    /// The SSO switch, its exclusion list and the sign-in page; defaults when absent.
+    public var sso: SSOConfig
+    /// Proxies whose `X-Forwarded-For` is believed when finding a client's address.
+    public var trustedProxies: TrustedProxies
     /// Seconds a graceful stop (SIGTERM) lets requests in flight finish before closing them.
     public var shutdownTimeout: Double
     /// Every file the config names (keys, secrets, certificates), as absolute paths: a
@@ -39,8 +41,9 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .object("entra", EntraConfig.self),
             .object("session", SessionConfig.self),
             .value("allowedReturnHosts"),
-            .object("localUsers", ReservedSection.self),
-            .object("sso", ReservedSection.self),
+            .object("localUsers", LocalUsersConfig.self),
+            .object("sso", SSOConfig.self),
+            .value("trustedProxies"),
             .value("shutdownTimeout"),
         ]
     }
@@ -74,9 +77,62 @@ public struct GatewayConfig: ConfigSection, Sendable {
             }
         }
         localUsers = reader.optionalSection("localUsers")
-        sso = reader.optionalSection("sso")
+        sso = reader.section("sso")
+        var blocks: [CIDRBlock] = []
+        for (index, text) in reader.stringArrayWithIndices("trustedProxies") {
+            switch CIDRBlock.parse(text) {
+            case .success(let block): blocks.append(block)
+            case .failure(let failure): reader.fail("trustedProxies[\(index)]", failure.reason)
+            }
+        }
+        trustedProxies = TrustedProxies(blocks: blocks)
         shutdownTimeout = reader.seconds("shutdownTimeout", default: 30, in: 0...3_600)
         validateRoutes(reader)
+        validateLocalSignIn(reader)
+    }
+
+    /// The SSO switch and its exceptions must leave someone able to sign in, and must name
+    /// accounts that exist: a typo in `excludedUsers` would otherwise lock out the very
+    /// break-glass account it was meant to exempt, discovered only during the outage.
+    private func validateLocalSignIn(_ reader: ConfigObjectReader) {
+        let usersFileIsBroken = reader.issues.issues.contains { $0.path.hasPrefix("localUsers") }
+        let excluded = Self.excludedUserEntries(reader)
+        guard let localUsers else {
+            if !sso.enabled {
+                reader.fail("sso.enabled", "false turns single sign-on off, so only local users could sign in, but localUsers is not configured")
+            }
+            if !excluded.isEmpty {
+                reader.fail("sso.excludedUsers", "the users listed here sign in with a local password, so localUsers is required")
+            }
+            if sso.autoFallbackAfter != nil {
+                reader.fail("sso.autoFallbackAfter", "falls back to local passwords, so localUsers is required")
+            }
+            return
+        }
+        guard !usersFileIsBroken else { return }
+        for (index, entry) in excluded where localUsers.directory.user(matching: entry) == nil {
+            reader.fail("sso.excludedUsers[\(index)]", "\"\(TextCheck.quotable(entry))\" is not a local user")
+        }
+        let anyoneEnabled = localUsers.directory.users.contains { !$0.disabled }
+        if !sso.enabled && !anyoneEnabled {
+            reader.fail("sso.enabled", "false turns single sign-on off, but no local user in localUsers.file is enabled, so nobody could sign in")
+        }
+        if entra == nil && sso.enabled && excluded.isEmpty {
+            reader.fail("sso.enabled", "single sign-on is on but entra is not configured, so no local user could sign in; set \"enabled\": false or list users in sso.excludedUsers")
+        }
+        if entra == nil && sso.autoFallbackAfter != nil {
+            reader.fail("sso.autoFallbackAfter", "counts failed Entra sign-ins, so entra is required")
+        }
+    }
+
+    /// `sso.excludedUsers` as written, with their positions (the section keeps them
+    /// canonical only); non-strings were already reported.
+    private static func excludedUserEntries(_ reader: ConfigObjectReader) -> [(index: Int, value: String)] {
+        guard case .object(let sso)? = reader.values["sso"], case .array(let items)? = sso["excludedUsers"] else { return [] }
+        return items.enumerated().compactMap { index, item in
+            guard case .string(let value) = item, !AccountName.canonical(value).isEmpty else { return nil }
+            return (index, value)
+        }
     }
 
     /// Cross-route rules: a route must be reachable and unambiguous, and protected routes
@@ -113,8 +169,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
     }
 
     /// Whether any sign-in method is configured; without one no route may be protected.
-    /// (Local break-glass users arrive with the `localUsers` section.)
-    public var hasSignIn: Bool { entra != nil }
+    public var hasSignIn: Bool { entra != nil || localUsers != nil }
 
     /// Parses and validates a config document; throws every problem found.
     public static func load(
@@ -178,11 +233,4 @@ enum JSONSyntaxError {
         }
         return String(describing: error)
     }
-}
-
-/// A section kept for a later feature: it accepts no fields yet, so a config written for a
-/// newer version fails loudly instead of running without the settings it asked for.
-public struct ReservedSection: ConfigSection, Sendable {
-    public static var fields: [ConfigField] { [] }
-    public init(reading reader: ConfigObjectReader) {}
 }
