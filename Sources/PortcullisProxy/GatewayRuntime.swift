@@ -33,7 +33,7 @@ public final class GatewayRuntime: Sendable {
         self.gate = services.gate
         self.signInMethods = signInMethods
         let keyRing = config.session.keys.isEmpty ? services.ephemeralKeyRing : KeyRing(keys: config.session.keys)
-        sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators)
+        sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators, created: services.now())
         ourCookies = config.hasSignIn ? sessionRules.cookies : nil
         self.routeTable = RouteTable(routes: config.routes)
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders)
@@ -56,6 +56,11 @@ public final class GatewayRuntime: Sendable {
     public static func make(config: GatewayConfig, services: GatewayServices) async throws -> GatewayRuntime {
         var methods: [any SignInMethod] = []
         var revalidators: [Identity.Method: any SessionRevalidator] = [:]
+        // Local sign-in first: it decides whether Entra's login endpoint is offered at all.
+        if let local = LocalSignIn(config: config, services: services) {
+            methods.append(local)
+            revalidators[.local] = local
+        }
         if let entra = try await EntraSignIn.make(config: config, services: services) {
             methods.append(entra)
             revalidators[.sso] = entra

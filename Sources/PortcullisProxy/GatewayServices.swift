@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOPosix
 import Foundation
 import Logging
 import PortcullisAuth
@@ -14,6 +15,10 @@ public final class GatewayServices: Sendable {
     public let gate: SessionGate
     let oidcClient: HTTPClient
     let consumedStates: ConsumedStates
+    /// Lockouts, used TOTP steps and Entra's failure count, kept across reloads.
+    let localSignIn = LocalSignInState()
+    /// Where password hashing runs, off the event loops.
+    let threadPool: NIOThreadPool
     public let audit: Logger
     let logger: Logger
     let now: @Sendable () -> Date
@@ -29,8 +34,9 @@ public final class GatewayServices: Sendable {
     ///     shut down by ``shutdown()``.
     public init(
         session: SessionConfig, store: (any SessionStore)?, oidcClient: HTTPClient, audit: Logger = Logger(label: auditLabel),
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, threadPool: NIOThreadPool = .singleton
     ) {
+        self.threadPool = threadPool
         gate = SessionGate(config: session, store: store, audit: audit, logger: logger, now: now)
         self.oidcClient = oidcClient
         consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))

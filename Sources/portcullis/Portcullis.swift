@@ -14,8 +14,8 @@ struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A reverse authentication gateway for web applications without single sign-on.",
         subcommands: [
-            Serve.self, CheckConfig.self, ReloadCommand.self, Demo.self, KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self,
-            DevIdPCommand.self,
+            Serve.self, CheckConfig.self, ReloadCommand.self, Demo.self, SSOCommand.self, LocalUsersCommand.self, HashPassword.self,
+            KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self, DevIdPCommand.self,
         ]
     )
 }

@@ -109,7 +109,8 @@ public final class SessionGate: Sendable {
     /// first. While the method is unreachable a session within its outage grace is let
     /// through (and each such use audited) until the next retry is due.
     func revalidationDue(_ session: Session, rules: SessionRules, now time: Date) -> Bool {
-        guard time >= session.validated.addingTimeInterval(rules.revalidateEvery) else { return false }
+        let due = rules.revalidators[session.identity.method]?.isDue(session, rules: rules, now: time)
+        guard due ?? (time >= session.validated.addingTimeInterval(rules.revalidateEvery)) else { return false }
         guard let retry = outageRetries.withLock({ $0[session.id] }), time < retry else { return true }
         if time >= rules.graceEnd(session) { return true }
         audit.warning(

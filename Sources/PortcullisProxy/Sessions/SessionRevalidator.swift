@@ -11,6 +11,15 @@ protocol SessionRevalidator: Sendable {
     /// Whether a background revalidation before the due time could succeed (Entra: only with
     /// a refresh token), so a session that cannot is not ended early.
     func revalidatesEarly(_ session: Session) -> Bool
+    /// Whether a request must wait for a revalidation first: every `revalidateEvery` by
+    /// default; a method may ask for more (local sessions after any reload).
+    func isDue(_ session: Session, rules: SessionRules, now: Date) -> Bool
+}
+
+extension SessionRevalidator {
+    func isDue(_ session: Session, rules: SessionRules, now: Date) -> Bool {
+        now >= session.validated.addingTimeInterval(rules.revalidateEvery)
+    }
 }
 
 /// A sign-in method's answer about one session.
@@ -35,9 +44,12 @@ final class SessionRules: Sendable {
     let outageGrace: TimeInterval
     let absoluteTimeout: TimeInterval
     let revalidators: [Identity.Method: any SessionRevalidator]
+    /// When this config took effect: sessions validated before it may need a new look.
+    let created: Date
 
-    init(config: GatewayConfig, keyRing: KeyRing, revalidators: [Identity.Method: any SessionRevalidator]) {
+    init(config: GatewayConfig, keyRing: KeyRing, revalidators: [Identity.Method: any SessionRevalidator], created: Date = Date()) {
         self.keyRing = keyRing
+        self.created = created
         cookies = CookieSettings(
             sessionCookieName: config.session.cookieName, secure: config.publicURL.isTLS,
             formPost: config.entra?.responseMode == .formPost,

@@ -27,6 +27,8 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
     let audit: Logger
     let callbackURL: String
     let now: @Sendable () -> Date
+    /// Counts Entra failing in a row, for `sso.autoFallbackAfter`.
+    let health: LocalSignInState
 
     var method: Identity.Method { .sso }
 
@@ -38,6 +40,7 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         consumedStates = services.consumedStates
         audit = services.audit
         now = services.now
+        health = services.localSignIn
         redirectGuard = RedirectGuard(publicURL: config.publicURL, allowedHosts: config.allowedReturnHosts)
         claimsMapping = ClaimsMapping(username: entra.username)
         callbackURL = config.publicURL.origin + "/.portcullis/callback"
@@ -99,7 +102,9 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         let metadata: ProviderMetadata
         do {
             metadata = try await provider.metadata()
+            health.entraAnswered()
         } catch {
+            health.entraFailed()
             audit.error("sign-in unavailable", metadata: ["event": "signin.unavailable", "reason": "\(error)", "peer": "\(peer)"])
             return .page(Self.unavailablePage())
         }
@@ -120,10 +125,22 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
             ("response_mode", entra.responseMode.rawValue), ("scope", entra.scopes.joined(separator: " ")),
             ("state", pending.state), ("nonce", pending.nonce),
             ("code_challenge", PKCE.challenge(for: pending.codeVerifier)), ("code_challenge_method", PKCE.method),
-        ])
+        ] + hints(parameters))
         let separator = metadata.authorizationEndpoint.contains("?") ? "&" : "?"
         audit.info("sign-in started", metadata: ["event": "signin.start", "peer": "\(peer)"])
         return .response(SignInResponses.redirect(to: metadata.authorizationEndpoint + separator + authorize, headers: responseHeaders))
+    }
+
+    /// `login_hint` from the email-first step (a single line, bounded), and `domain_hint`.
+    func hints(_ parameters: [String: String]) -> [(String, String)] {
+        var hints: [(String, String)] = []
+        if let hint = parameters["login_hint"]?.trimmingCharacters(in: .whitespaces), !hint.isEmpty, hint.utf8.count <= 256,
+            !hint.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        {
+            hints.append(("login_hint", hint))
+        }
+        if let domain = config.sso.domainHint { hints.append(("domain_hint", domain)) }
+        return hints
     }
 
     /// Pending-login cookies to delete before adding one more: unreadable or expired ones,
@@ -199,8 +216,10 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         let tokens: TokenResponse
         do {
             tokens = try await provider.exchange(code: code, codeVerifier: pending.codeVerifier, redirectURI: callbackURL)
+            health.entraAnswered()
         } catch {
             if error.kind == .unreachable {
+                health.entraFailed()
                 audit.error("sign-in unavailable", metadata: ["event": "signin.unavailable", "reason": "\(error)", "peer": "\(peer)"])
                 var page = Self.unavailablePage()
                 page.headers = clearing
@@ -347,17 +366,31 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
 
     func revalidatesEarly(_ session: Session) -> Bool { session.hasRefreshToken }
 
+    /// With the SSO switch off and `sso.offEndsSessions`, SSO sessions end at their next request.
+    var ssoOffEndsSessions: Bool { !config.sso.enabled && config.sso.offEndsSessions }
+
+    func isDue(_ session: Session, rules: SessionRules, now: Date) -> Bool {
+        ssoOffEndsSessions || now >= session.validated.addingTimeInterval(rules.revalidateEvery)
+    }
+
     /// Refresh token → fresh ID token → identity again (roles, groups, username). Entra
     /// refusing ends the session; Entra unreachable keeps it within the outage grace.
     func revalidate(_ session: Session) async -> Revalidation {
+        if ssoOffEndsSessions {
+            return .refused(event: "session.sso_off_ended", reason: "the SSO switch is off and sso.offEndsSessions is set")
+        }
         guard let refreshToken = session.refreshToken else {
             return .refused(event: "session.revalidation_impossible", reason: "no refresh token (is offline_access among the scopes?)")
         }
         let tokens: TokenResponse
         do {
             tokens = try await provider.refresh(refreshToken: refreshToken)
+            health.entraAnswered()
         } catch {
-            if Self.isOutage(error) { return .unreachable(reason: error.description) }
+            if Self.isOutage(error) {
+                health.entraFailed()
+                return .unreachable(reason: error.description)
+            }
             return .refused(event: "session.revalidation_refused", reason: error.description)
         }
         var identity = session.identity
