@@ -1,4 +1,5 @@
 import ArgumentParser
+import HummingbirdBcrypt
 import Foundation
 import Logging
 import NIOCore
@@ -129,10 +130,19 @@ struct Demo: AsyncParsableCommand {
             redirectURI: gatewayURL + "/.portcullis/callback", postLogoutRedirectURI: gatewayURL + "/.portcullis/signed-out",
             frontchannelLogoutURL: gatewayURL + "/.portcullis/frontchannel-logout")
         let idp = try await DevIdentityProvider.start(port: idpPort, directory: directory, group: group)
-        let json = DemoConfig.json(gatewayPort: port, echoPort: echo.port, idpURL: idp.baseURL)
+        // The demo's config and users file go to a folder of their own, so the SSO switch
+        // (`portcullis sso disable --config …`) can be tried on the running demo.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-demo-\(port)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let usersFile = folder.appendingPathComponent("users.json"), configFile = folder.appendingPathComponent("config.json")
+        try AtomicFile.write(DemoConfig.users(), to: usersFile.path)
+        try AtomicFile.write(
+            Data(DemoConfig.json(gatewayPort: port, echoPort: echo.port, idpURL: idp.baseURL, usersFile: usersFile.path).utf8), to: configFile.path)
+        let environment: @Sendable (String) -> String? = { $0 == DemoConfig.secretVariable ? DemoConfig.clientSecret : nil }
         let config: GatewayConfig
         do {
-            config = try GatewayConfig.load(Data(json.utf8), environment: { $0 == DemoConfig.secretVariable ? DemoConfig.clientSecret : nil })
+            config = try GatewayConfig.load(
+                Data(contentsOf: configFile), baseDirectory: folder, environment: environment)
         } catch {
             throw ValidationError("embedded demo config is invalid: \(error)")
         }
@@ -159,8 +169,17 @@ struct Demo: AsyncParsableCommand {
             Open \(gateway)/ in a browser and pick a user:
             \(users)
 
+            Break-glass (local) sign-in at \(gateway)/.portcullis/signin:
+                breakglass  password "\(DemoConfig.breakglassPassword)"  (on the SSO exclusion list: works now)
+                alice@contoso.example  password "\(DemoConfig.alicePassword)"  (not excluded: refused while SSO is on)
+            Flip the emergency SSO switch (then alice's local password works, Entra is not offered):
+                swift run portcullis sso disable --config \(configFile.path)
+                swift run portcullis sso enable --config \(configFile.path)
+
             """, to: &standardOutput)
-        try await GatewayProcess.run(gateway: running, reloader: nil, logger: logger)
+        let reloader = ConfigReloader(
+            path: configFile.path, gateway: running, runningHash: "-", audit: running.services.audit, logger: logger, environment: environment)
+        try await GatewayProcess.run(gateway: running, reloader: reloader, logger: logger)
     }
 }
 
@@ -171,7 +190,24 @@ enum DemoConfig {
     static let clientSecret = "demo-secret-not-for-production"
     static let secretVariable = "PORTCULLIS_DEMO_CLIENT_SECRET"
 
-    static func json(gatewayPort: Int, echoPort: Int, idpURL: String) -> String {
+    static let breakglassPassword = "break-glass-demo"
+    static let alicePassword = "alice-local-demo"
+
+    /// The demo's local users: `breakglass` (on the exclusion list) and a local password for
+    /// the SSO user alice (usable only while the SSO switch is off).
+    static func users() -> Data {
+        let directory = try! LocalUserDirectory(validating: [
+            LocalUser(
+                username: "breakglass", passwordHash: Bcrypt.hash(breakglassPassword, cost: 12), email: "breakglass@contoso.example",
+                name: "Break Glass (local)", roles: ["Repairs.Read", "Repairs.Write"], groups: [], totpSecret: nil, disabled: false),
+            LocalUser(
+                username: "alice@contoso.example", passwordHash: Bcrypt.hash(alicePassword, cost: 12), email: "alice@contoso.example",
+                name: "Alice Archer (local)", roles: ["Repairs.Read"], groups: [], totpSecret: nil, disabled: false),
+        ])
+        return directory.encoded()
+    }
+
+    static func json(gatewayPort: Int, echoPort: Int, idpURL: String, usersFile: String) -> String {
         """
         {
           "listen": { "address": "127.0.0.1", "port": \(gatewayPort) },
@@ -187,6 +223,8 @@ enum DemoConfig {
             "graphURL": "\(idpURL)",
             "username": { "claim": "preferred_username", "transforms": ["lowercase"] }
           },
+          "localUsers": { "file": "\(usersFile)" },
+          "sso": { "excludedUsers": ["breakglass"] },
           "routes": [
             { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echoPort)", "public": true },
             { "name": "echo", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echoPort)" }
