@@ -109,7 +109,7 @@ public final class SessionGate: Sendable {
     /// first. While the method is unreachable a session within its outage grace is let
     /// through (and each such use audited) until the next retry is due.
     func revalidationDue(_ session: Session, rules: SessionRules, now time: Date) -> Bool {
-        let due = rules.revalidators[session.identity.method]?.isDue(session, rules: rules, now: time)
+        let due = rules.revalidator(for: session.identity.method)?.isDue(session, rules: rules, now: time)
         guard due ?? (time >= session.validated.addingTimeInterval(rules.revalidateEvery)) else { return false }
         guard let retry = outageRetries.withLock({ $0[session.id] }), time < retry else { return true }
         if time >= rules.graceEnd(session) { return true }
@@ -123,7 +123,7 @@ public final class SessionGate: Sendable {
     /// running, and its method is not known to be down); the request goes on meanwhile.
     func revalidateEarlyIfNear(_ session: Session, rules: SessionRules, now time: Date) {
         guard time >= session.validated.addingTimeInterval(rules.revalidateEvery * Self.earlyRevalidation),
-            let revalidator = rules.revalidators[session.identity.method], revalidator.revalidatesEarly(session),
+            let revalidator = rules.revalidator(for: session.identity.method), revalidator.revalidatesEarly(session),
             revalidations.withLock({ $0[session.id] == nil }),
             outageRetries.withLock({ $0[session.id] == nil })
         else { return }
@@ -184,7 +184,7 @@ public final class SessionGate: Sendable {
             audit.warning("session ended at revalidation", metadata: ["event": "\(event)", "user": "\(user)", "reason": "\(reason)"])
             return .anonymous
         }
-        guard let revalidator = rules.revalidators[session.identity.method] else {
+        guard let revalidator = rules.revalidator(for: session.identity.method) else {
             return await end("session.revalidation_impossible", "sign-in method \(session.identity.method.rawValue) is not configured")
         }
         switch await revalidator.revalidate(session) {

@@ -43,7 +43,9 @@ final class SessionRules: Sendable {
     let revalidateEvery: TimeInterval
     let outageGrace: TimeInterval
     let absoluteTimeout: TimeInterval
-    let revalidators: [Identity.Method: any SessionRevalidator]
+    /// One slot per sign-in method (asked on every authenticated request, so no dictionary).
+    private let ssoRevalidator: (any SessionRevalidator)?
+    private let localRevalidator: (any SessionRevalidator)?
     /// When this config took effect: sessions validated before it may need a new look.
     let created: Date
 
@@ -58,7 +60,17 @@ final class SessionRules: Sendable {
         revalidateEvery = config.session.revalidateEvery
         outageGrace = config.session.outageGrace
         absoluteTimeout = config.session.absoluteTimeout
-        self.revalidators = revalidators
+        ssoRevalidator = revalidators[.sso]
+        localRevalidator = revalidators[.local]
+    }
+
+    /// The sign-in method that revalidates sessions of `method`, if it is configured.
+    @inline(__always)
+    func revalidator(for method: Identity.Method) -> (any SessionRevalidator)? {
+        switch method {
+        case .sso: ssoRevalidator
+        case .local: localRevalidator
+        }
     }
 
     func graceEnd(_ session: Session) -> Date {
