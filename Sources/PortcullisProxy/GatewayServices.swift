@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import NIOPosix
 import Foundation
 import Logging
 import PortcullisAuth
@@ -17,8 +16,8 @@ public final class GatewayServices: Sendable {
     let consumedStates: ConsumedStates
     /// Lockouts, used TOTP steps and Entra's failure count, kept across reloads.
     let localSignIn = LocalSignInState()
-    /// Where password hashing runs, off the event loops.
-    let threadPool: NIOThreadPool
+    /// Where password checks run: off the event loops, at the lowest priority.
+    let passwords = PasswordChecker()
     public let audit: Logger
     let logger: Logger
     let now: @Sendable () -> Date
@@ -34,9 +33,8 @@ public final class GatewayServices: Sendable {
     ///     shut down by ``shutdown()``.
     public init(
         session: SessionConfig, store: (any SessionStore)?, oidcClient: HTTPClient, audit: Logger = Logger(label: auditLabel),
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, threadPool: NIOThreadPool = .singleton
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.threadPool = threadPool
         gate = SessionGate(config: session, store: store, audit: audit, logger: logger, now: now)
         self.oidcClient = oidcClient
         consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))
@@ -59,5 +57,6 @@ public final class GatewayServices: Sendable {
 
     public func shutdown() async {
         try? await oidcClient.shutdown()
+        await passwords.shutdown()
     }
 }

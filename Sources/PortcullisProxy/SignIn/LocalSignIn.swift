@@ -3,7 +3,6 @@ import HummingbirdBcrypt
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import PortcullisAuth
 import PortcullisCore
 import PortcullisSessions
@@ -13,8 +12,8 @@ import PortcullisSessions
 /// Entra has failed `sso.autoFallbackAfter` times in a row). For everyone else a local
 /// password is inactive: the same generic error, status, page and time as a wrong one.
 ///
-/// Passwords are checked with bcrypt on the thread pool, never on an event loop, so a flood
-/// of attempts cannot slow proxied traffic; unknown and inactive users are checked against a
+/// Passwords are checked with bcrypt by the ``PasswordChecker`` (one low-priority thread,
+/// never an event loop), so a flood of attempts cannot slow proxied traffic; unknown and inactive users are checked against a
 /// dummy hash so they take as long. Failed attempts count per account and per client address
 /// (``LoginThrottle``); an optional TOTP second step follows the password.
 final class LocalSignIn: SignInMethod, SessionRevalidator {
@@ -23,7 +22,7 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
     let lockout: LockoutConfig
     let gate: SessionGate
     let state: LocalSignInState
-    let threadPool: NIOThreadPool
+    let passwords: PasswordChecker
     let redirectGuard: RedirectGuard
     let audit: Logger
     let now: @Sendable () -> Date
@@ -42,7 +41,7 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
         lockout = local.lockout
         gate = services.gate
         state = services.localSignIn
-        threadPool = services.threadPool
+        passwords = services.passwords
         audit = services.audit
         now = services.now
         redirectGuard = RedirectGuard(publicURL: config.publicURL, allowedHosts: config.allowedReturnHosts)
@@ -186,11 +185,14 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
         let user = users.user(matching: input)
         let throttled = throttleRefusal(keys)
         let hash = user?.passwordHash ?? Self.dummyHash
-        let matches = await verify(password, hash: hash)
+        let checked = await passwords.verify(password, hash: hash)
+        let matches = checked ?? false
         let verdict = LocalPasswordPolicy.verdict(for: user, sso: sso, fallbackActive: fallbackActive)
         let reason: String?
         if let throttled {
             reason = throttled
+        } else if checked == nil {
+            reason = "too_many_attempts"
         } else if !matches {
             reason = user == nil ? "unknown_user" : "bad_password"
         } else if case .refused(let refusal) = verdict {
@@ -294,11 +296,7 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
             groups: user.groups, method: .local)
     }
 
-    // MARK: bcrypt off the event loop
-
-    private func verify(_ password: String, hash: String) async -> Bool {
-        (try? await threadPool.runIfActive { Bcrypt.verify(password, hash: hash) }) ?? false
-    }
+    // MARK: bcrypt
 
     /// A hash of nothing anyone knows, at the users file's cost, so unknown users cost a
     /// full bcrypt check too.
