@@ -1,7 +1,9 @@
-/// A self-signed client certificate and key for the certificate-credential sign-in test
-/// (generated with openssl for this test only).
-enum GatewayTestCertificate {
-    static let certificatePEM = """
+/// A fixed self-signed client certificate and its private key, as PEM text, for tests of
+/// the gateway's certificate credential (generated with openssl for tests only; never a real
+/// credential). Plain constants, so this target needs no crypto library: tests that generate
+/// certificates or sign with them (the dev IdP's `TestCertificate`) keep that code themselves.
+public enum GatewayTestCertificate {
+    public static let certificatePEM = """
 -----BEGIN CERTIFICATE-----
 MIIDJzCCAg+gAwIBAgIURTTQKhovDZF0GR+A2KKUNRp6iWEwDQYJKoZIhvcNAQEL
 BQAwIjEgMB4GA1UEAwwXcG9ydGN1bGxpcy1nYXRld2F5LXRlc3QwIBcNMjYxMTIz
@@ -23,7 +25,7 @@ lcPqBdp/2AgYbH2naMje18sN3TrGblAQh1IfNmFe6CZa6xhsAlyINuTNPA==
 -----END CERTIFICATE-----
 """
 
-    static let privateKeyPEM = """
+    public static let privateKeyPEM = """
 -----BEGIN PRIVATE KEY-----
 MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDKF/GfsNOHc8pH
 nDvM8SV38w4FYwmnEwaqwFTVEmqpsMAMyMwuk3ogRIB/7Mk5Vr8YcFIyeV4pX3sc

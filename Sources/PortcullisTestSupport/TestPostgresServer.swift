@@ -46,8 +46,8 @@ public final class TestPostgresServer: @unchecked Sendable {
     private static let unreportedLock = NSLock()
     nonisolated(unsafe) private static var unreported: [Process] = []
 
-    /// Servers not stopped yet, stopped when the test process exits: a test's
-    /// `defer { Task { ... stop() } }` may never run, and a server outlives its test process.
+    /// Servers not stopped yet, stopped when the test process exits: a test that fails
+    /// outside ``with(_:)`` may never stop its server, and a server outlives its test process.
     private static let runningLock = NSLock()
     nonisolated(unsafe) private static var running: [ObjectIdentifier: TestPostgresServer] = [:]
     private static let stopAtExit: Void = { atexit { TestPostgresServer.stopAll() } }()
@@ -124,6 +124,12 @@ public final class TestPostgresServer: @unchecked Sendable {
 
     public static func start() async throws -> TestPostgresServer {
         try await offPool { try start() }
+    }
+
+    /// Starts a server, runs `body` with it and stops it whether `body` returns or throws:
+    /// the stop (which can wait seconds for a fast shutdown) is awaited on a dispatch thread.
+    public static func with<T>(_ body: (TestPostgresServer) async throws -> T) async throws -> T {
+        try await scoped(try await start(), stop: { server in try? await offPool { server.stop() } }, body)
     }
 
     private init(port: Int, directory: URL, binaries: String) {

@@ -12,15 +12,14 @@ struct AccessLogTests {
         #expect(fd >= 0)
         defer { close(fd); unlink(path) }
         let sink = LineSink(fileDescriptor: fd)
-        let gateway = try await TestGateway.start(
-            logging: #"{ "accessLog": true, "format": "\#(format)" }"#, accessLogSink: sink)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        #expect(try await client.send("/callback?code=SECRET-CODE&state=s").status == 200)
-        #expect(try await client.send("/.portcullis/healthz").status == 200)
-        await client.close()
-        sink.flush()
-        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        return try await TestGateway.with(logging: #"{ "accessLog": true, "format": "\#(format)" }"#, accessLogSink: sink) { gateway in
+            let client = try await gateway.client()
+            #expect(try await client.send("/callback?code=SECRET-CODE&state=s").status == 200)
+            #expect(try await client.send("/.portcullis/healthz").status == 200)
+            await client.close()
+            sink.flush()
+            return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        }
     }
 
     @Test("one JSON line per request: route, status, sizes, and never the query string")

@@ -6,146 +6,149 @@ import Testing
 struct ProxyErrorTests {
     @Test("no route answers a 404 page")
     func noRoute() async throws {
-        let gateway = try await TestGateway.start(routes: #"[{ "name": "a", "pathPrefix": "/app", "upstream": "ECHO", "public": true }]"#)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let response = try await client.send("/other")
-        #expect(response.status == 404)
-        #expect(response.text.contains("No application is published"))
-        let json = try await client.send("/other", headers: [("Accept", "application/json")])
-        #expect(json.status == 404)
-        #expect(json.head.headers.first(name: "content-type") == "application/json")
-        // The connection stays usable after a local answer.
-        #expect(try await client.send("/app/x").status == 200)
-        await client.close()
+        try await TestGateway.with(routes: #"[{ "name": "a", "pathPrefix": "/app", "upstream": "ECHO", "public": true }]"#) { gateway in
+            let client = try await gateway.client()
+            let response = try await client.send("/other")
+            #expect(response.status == 404)
+            #expect(response.text.contains("No application is published"))
+            let json = try await client.send("/other", headers: [("Accept", "application/json")])
+            #expect(json.status == 404)
+            #expect(json.head.headers.first(name: "content-type") == "application/json")
+            // The connection stays usable after a local answer.
+            #expect(try await client.send("/app/x").status == 200)
+            await client.close()
+        }
     }
 
     @Test("path traversal out of a public route is refused, not forwarded")
     func traversal() async throws {
-        let gateway = try await TestGateway.start(routes: #"[{ "name": "pub", "pathPrefix": "/public", "upstream": "ECHO", "public": true }]"#)
-        defer { Task { await gateway.stop() } }
-        for target in ["/public/../admin", "/public/%2e%2e/admin", "/public%2f..%2fadmin", "/public/..%5cadmin"] {
-            let answer = try await TestHTTPClient.raw(port: gateway.port, "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(target): \(answer.prefix(40))")
+        try await TestGateway.with(routes: #"[{ "name": "pub", "pathPrefix": "/public", "upstream": "ECHO", "public": true }]"#) { gateway in
+            for target in ["/public/../admin", "/public/%2e%2e/admin", "/public%2f..%2fadmin", "/public/..%5cadmin"] {
+                let answer = try await TestHTTPClient.raw(port: gateway.port, "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                #expect(answer.hasPrefix("HTTP/1.1 400"), "\(target): \(answer.prefix(40))")
+            }
+            #expect(gateway.echo.acceptedConnections == 0)
         }
-        #expect(gateway.echo.acceptedConnections == 0)
     }
 
     @Test("oversized request headers get 431, malformed requests 400")
     func badRequests() async throws {
-        let gateway = try await TestGateway.start(extra: #", "limits": { "maxHeaderBytes": 4096 }"#)
-        defer { Task { await gateway.stop() } }
-        let big = String(repeating: "a", count: 8000)
-        let tooLarge = try await TestHTTPClient.raw(port: gateway.port, "GET / HTTP/1.1\r\nHost: x\r\nCookie: \(big)\r\n\r\n")
-        #expect(tooLarge.hasPrefix("HTTP/1.1 431"), "\(tooLarge.prefix(40))")
-        let garbage = try await TestHTTPClient.raw(port: gateway.port, "NOT HTTP AT ALL\r\n\r\n")
-        #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage.prefix(40))")
-        let smuggle = try await TestHTTPClient.raw(
-            port: gateway.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-        #expect(smuggle.hasPrefix("HTTP/1.1 400"), "\(smuggle.prefix(40))")
+        try await TestGateway.with(extra: #", "limits": { "maxHeaderBytes": 4096 }"#) { gateway in
+            let big = String(repeating: "a", count: 8000)
+            let tooLarge = try await TestHTTPClient.raw(port: gateway.port, "GET / HTTP/1.1\r\nHost: x\r\nCookie: \(big)\r\n\r\n")
+            #expect(tooLarge.hasPrefix("HTTP/1.1 431"), "\(tooLarge.prefix(40))")
+            let garbage = try await TestHTTPClient.raw(port: gateway.port, "NOT HTTP AT ALL\r\n\r\n")
+            #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage.prefix(40))")
+            let smuggle = try await TestHTTPClient.raw(
+                port: gateway.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            #expect(smuggle.hasPrefix("HTTP/1.1 400"), "\(smuggle.prefix(40))")
+        }
     }
 
     @Test("an upstream that is down gives a 502 page")
     func upstreamDown() async throws {
-        let port = try closedPort()
-        let gateway = try await TestGateway.start(routes: #"[{ "name": "down", "upstream": "http://127.0.0.1:\#(port)", "public": true }]"#)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let response = try await client.send("/x")
-        #expect(response.status == 502)
-        #expect(response.text.contains("could not be reached"))
-        #expect(try await client.send("/y").status == 502)
-        await client.close()
+        let port = try refusingPort()
+        try await TestGateway.with(routes: #"[{ "name": "down", "upstream": "http://127.0.0.1:\#(port)", "public": true }]"#) { gateway in
+            let client = try await gateway.client()
+            let response = try await client.send("/x")
+            #expect(response.status == 502)
+            #expect(response.text.contains("could not be reached"))
+            #expect(try await client.send("/y").status == 502)
+            await client.close()
+        }
     }
 
     @Test("a slow upstream gives a 504 after the route's response timeout")
     func upstreamSlow() async throws {
-        let gateway = try await TestGateway.start(
-            routes: #"[{ "name": "slow", "upstream": "ECHO", "public": true, "timeouts": { "response": 0.3 } }]"#)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let started = ContinuousClock.now
-        let response = try await client.send("/.echo/slow?ms=3000")
-        let elapsed = ContinuousClock.now - started
-        #expect(response.status == 504)
-        #expect(elapsed < .seconds(2))
-        // The timed-out upstream connection is closed, not returned to the pool.
-        #expect(await eventually(within: 2) { gateway.echo.openConnections == 0 })
-        #expect(try await client.send("/fast").status == 200)
-        await client.close()
+        try await TestGateway.with(
+            routes: #"[{ "name": "slow", "upstream": "ECHO", "public": true, "timeouts": { "response": 0.3 } }]"#
+        ) { gateway in
+            let client = try await gateway.client()
+            let started = ContinuousClock.now
+            let response = try await client.send("/.echo/slow?ms=3000")
+            let elapsed = ContinuousClock.now - started
+            #expect(response.status == 504)
+            #expect(elapsed < .seconds(2))
+            // The timed-out upstream connection is closed, not returned to the pool.
+            #expect(await eventually(within: 2) { gateway.echo.openConnections == 0 })
+            #expect(try await client.send("/fast").status == 200)
+            await client.close()
+        }
     }
 
     @Test("a slow upload is not a slow upstream: the response clock starts when the request is in")
     func slowUpload() async throws {
-        let gateway = try await TestGateway.start(
-            routes: #"[{ "name": "up", "upstream": "ECHO", "public": true, "timeouts": { "response": 1.0, "idle": 4.0 } }]"#)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload", headers: ["Host": "x", "Content-Length": "3"])
-        head.headers.add(name: "Content-Type", value: "text/plain")
-        let slowResponse = client.expectResponse()
-        try await client.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
-        for _ in 0..<3 {
-            // Each pause outlasts the response timeout but not the idle timeout (with a wide
-            // margin: a loaded CI machine oversleeps). The response timeout itself leaves the
-            // echo a second to answer once the request is in, for the same reason.
-            try await Task.sleep(for: .milliseconds(1_300))
-            try await client.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "a")))).get()
-        }
-        try await client.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
-        let response = try await slowResponse.get()
-        #expect(response.status == 200)
-        #expect(try response.echoedBodyBytes() == 3)
-        await client.close()
+        try await TestGateway.with(
+            routes: #"[{ "name": "up", "upstream": "ECHO", "public": true, "timeouts": { "response": 1.0, "idle": 4.0 } }]"#
+        ) { gateway in
+            let client = try await gateway.client()
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload", headers: ["Host": "x", "Content-Length": "3"])
+            head.headers.add(name: "Content-Type", value: "text/plain")
+            let slowResponse = client.expectResponse()
+            try await client.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
+            for _ in 0..<3 {
+                // Each pause outlasts the response timeout but not the idle timeout (with a wide
+                // margin: a loaded CI machine oversleeps). The response timeout itself leaves the
+                // echo a second to answer once the request is in, for the same reason.
+                try await Task.sleep(for: .milliseconds(1_300))
+                try await client.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "a")))).get()
+            }
+            try await client.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+            let response = try await slowResponse.get()
+            #expect(response.status == 200)
+            #expect(try response.echoedBodyBytes() == 3)
+            await client.close()
 
-        // An upload that stalls past the idle timeout is a 504.
-        let stalled = try await gateway.client()
-        let stalledResponse = stalled.expectResponse()
-        try await stalled.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
-        let response2 = try await stalledResponse.get()
-        #expect(response2.status == 504)
-        await stalled.close()
+            // An upload that stalls past the idle timeout is a 504.
+            let stalled = try await gateway.client()
+            let stalledResponse = stalled.expectResponse()
+            try await stalled.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
+            let response2 = try await stalledResponse.get()
+            #expect(response2.status == 504)
+            await stalled.close()
+        }
     }
 
     @Test("a client that disconnects cancels its upstream request")
     func clientDisconnect() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        client.channel.writeAndFlush(
-            HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/.echo/slow?ms=10000", headers: ["Host": "x"])),
-            promise: nil)
-        client.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        #expect(await eventually(within: 2) { gateway.echo.openConnections == 1 })
-        await client.close()
-        // Well inside the 10 s the upstream would otherwise hold the request (margin for a
-        // loaded CI machine).
-        #expect(await eventually(within: 5) { gateway.echo.openConnections == 0 })
+        try await TestGateway.with { gateway in
+            let client = try await gateway.client()
+            client.channel.writeAndFlush(
+                HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/.echo/slow?ms=10000", headers: ["Host": "x"])),
+                promise: nil)
+            client.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            #expect(await eventually(within: 2) { gateway.echo.openConnections == 1 })
+            await client.close()
+            // Well inside the 10 s the upstream would otherwise hold the request (margin for a
+            // loaded CI machine).
+            #expect(await eventually(within: 5) { gateway.echo.openConnections == 0 })
+        }
     }
 
     @Test("healthz and readyz answer; other reserved paths are 404 and never proxied")
     func endpoints() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let health = try await client.send("/.portcullis/healthz")
-        #expect(health.status == 200 && health.text == "ok\n")
-        let ready = try await client.send("/.portcullis/readyz")
-        #expect(ready.status == 200)
-        #expect(try await client.send("/.portcullis/whatever").status == 404)
-        #expect(gateway.echo.acceptedConnections == 0)
-        await client.close()
+        try await TestGateway.with { gateway in
+            let client = try await gateway.client()
+            let health = try await client.send("/.portcullis/healthz")
+            #expect(health.status == 200 && health.text == "ok\n")
+            let ready = try await client.send("/.portcullis/readyz")
+            #expect(ready.status == 200)
+            #expect(try await client.send("/.portcullis/whatever").status == 404)
+            #expect(gateway.echo.acceptedConnections == 0)
+            await client.close()
+        }
     }
 
     @Test("readyz is 503 while an upstream host does not resolve")
     func notReady() async throws {
-        let gateway = try await TestGateway.start(
-            routes: #"[{ "name": "x", "upstream": "http://no-such-host.invalid:80", "public": true }]"#)
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let ready = try await client.send("/.portcullis/readyz")
-        #expect(ready.status == 503)
-        #expect(ready.text.contains("no-such-host.invalid"))
-        await client.close()
+        try await TestGateway.with(
+            routes: #"[{ "name": "x", "upstream": "http://no-such-host.invalid:80", "public": true }]"#
+        ) { gateway in
+            let client = try await gateway.client()
+            let ready = try await client.send("/.portcullis/readyz")
+            #expect(ready.status == 503)
+            #expect(ready.text.contains("no-such-host.invalid"))
+            await client.close()
+        }
     }
 }

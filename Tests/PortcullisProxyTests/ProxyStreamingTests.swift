@@ -10,47 +10,47 @@ struct ProxyStreamingTests {
 
     @Test("a 1 GiB download streams through with flat memory")
     func download() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client(keepBody: false)
-        let sampler = RSSSampler()
-        let response = try await client.send("/.echo/download?bytes=\(Self.gigabyte)")
-        let growth = sampler.stop()
-        #expect(response.status == 200)
-        #expect(response.bodyBytes == Self.gigabyte)
-        #expect(growth < Self.allowedGrowth, "RSS grew by \(growth >> 20) MiB")
-        await client.close()
+        try await TestGateway.with { gateway in
+            let client = try await gateway.client(keepBody: false)
+            let sampler = RSSSampler()
+            let response = try await client.send("/.echo/download?bytes=\(Self.gigabyte)")
+            let growth = sampler.stop()
+            #expect(response.status == 200)
+            #expect(response.bodyBytes == Self.gigabyte)
+            #expect(growth < Self.allowedGrowth, "RSS grew by \(growth >> 20) MiB")
+            await client.close()
+        }
     }
 
     @Test("a 1 GiB upload streams through with flat memory")
     func upload() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        let sampler = RSSSampler()
-        let response = try await client.upload("/sink", bytes: Self.gigabyte)
-        let growth = sampler.stop()
-        #expect(response.status == 200)
-        #expect(try response.echoedBodyBytes() == Self.gigabyte)
-        #expect(growth < Self.allowedGrowth, "RSS grew by \(growth >> 20) MiB")
-        await client.close()
+        try await TestGateway.with { gateway in
+            let client = try await gateway.client()
+            let sampler = RSSSampler()
+            let response = try await client.upload("/sink", bytes: Self.gigabyte)
+            let growth = sampler.stop()
+            #expect(response.status == 200)
+            #expect(try response.echoedBodyBytes() == Self.gigabyte)
+            #expect(growth < Self.allowedGrowth, "RSS grew by \(growth >> 20) MiB")
+            await client.close()
+        }
     }
 
     @Test("keep-alive: many requests share one upstream connection")
     func pooling() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let client = try await gateway.client()
-        for index in 0..<20 {
-            #expect(try await client.send("/n/\(index)").status == 200)
+        try await TestGateway.with { gateway in
+            let client = try await gateway.client()
+            for index in 0..<20 {
+                #expect(try await client.send("/n/\(index)").status == 200)
+            }
+            #expect(gateway.echo.acceptedConnections == 1)
+            // A second client on any loop reuses pooled connections too (at most one per loop).
+            let second = try await gateway.client()
+            for index in 0..<5 { #expect(try await second.send("/m/\(index)").status == 200) }
+            #expect(gateway.echo.acceptedConnections <= 2)
+            await client.close()
+            await second.close()
         }
-        #expect(gateway.echo.acceptedConnections == 1)
-        // A second client on any loop reuses pooled connections too (at most one per loop).
-        let second = try await gateway.client()
-        for index in 0..<5 { #expect(try await second.send("/m/\(index)").status == 200) }
-        #expect(gateway.echo.acceptedConnections <= 2)
-        await client.close()
-        await second.close()
     }
 }
 

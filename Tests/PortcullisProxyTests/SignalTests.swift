@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import PortcullisEcho
 import Testing
 
@@ -32,74 +31,72 @@ struct SignalTests {
             #expect(!ExternalTools.isCI, "the portcullis executable is missing beside the tests")
             return
         }
-        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
-        defer { Task { await echo.close() } }
-        let port = try closedPort()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-signals-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let config = folder.appendingPathComponent("gateway.json"), pidFile = folder.appendingPathComponent("gateway.pid")
-        func write(routes: [String]) throws {
-            let list = routes.map { #"{ "name": "\#($0)", "pathPrefix": "/\#($0)", "upstream": "http://127.0.0.1:\#(echo.port)", "public": true, "stripPrefix": true }"# }
-            try #"{ "listen": { "port": \#(port) }, "logging": { "accessLog": false }, "routes": [\#(list.joined(separator: ","))] }"#
-                .write(to: config, atomically: true, encoding: .utf8)
-        }
-        try write(routes: ["app"])
-        let gateway = try Self.run(["serve", "--config", config.path, "--pid-file", pidFile.path])
-        defer { if gateway.isRunning { gateway.terminate() } }
+        try await EchoUpstream.with { echo in
+            let port = try closedPort()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-signals-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let config = folder.appendingPathComponent("gateway.json"), pidFile = folder.appendingPathComponent("gateway.pid")
+            func write(routes: [String]) throws {
+                let list = routes.map { #"{ "name": "\#($0)", "pathPrefix": "/\#($0)", "upstream": "http://127.0.0.1:\#(echo.port)", "public": true, "stripPrefix": true }"# }
+                try #"{ "listen": { "port": \#(port) }, "logging": { "accessLog": false }, "routes": [\#(list.joined(separator: ","))] }"#
+                    .write(to: config, atomically: true, encoding: .utf8)
+            }
+            try write(routes: ["app"])
+            let gateway = try Self.run(["serve", "--config", config.path, "--pid-file", pidFile.path])
+            defer { if gateway.isRunning { gateway.terminate() } }
 
-        func status(_ path: String) async -> UInt? {
-            guard let client = try? await TestHTTPClient.connect(port: port) else { return nil }
-            defer { Task { await client.close() } }
-            return try? await client.send(path).status
-        }
-        #expect(await eventually(within: 30) { FileManager.default.fileExists(atPath: pidFile.path) })
-        var up = false
-        for _ in 0..<300 where !up {
-            up = await status("/app/x") == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(up, "the gateway started")
-        #expect(await status("/added/x") == 404)
+            func status(_ path: String) async -> UInt? {
+                try? await TestHTTPClient.with(port: port) { client in try await client.send(path).status }
+            }
+            #expect(await eventually(within: 30) { FileManager.default.fileExists(atPath: pidFile.path) })
+            var up = false
+            for _ in 0..<300 where !up {
+                up = await status("/app/x") == 200
+                if !up { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(up, "the gateway started")
+            #expect(await status("/added/x") == 404)
 
-        // SIGHUP after the file changed (the file watch may get there first: either applies it).
-        try write(routes: ["app", "added"])
-        kill(gateway.processIdentifier, SIGHUP)
-        var added = false
-        for _ in 0..<50 where !added {
-            added = await status("/added/x") == 200
-            if !added { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(added, "the added route answers after SIGHUP")
+            // SIGHUP after the file changed (the file watch may get there first: either applies it).
+            try write(routes: ["app", "added"])
+            kill(gateway.processIdentifier, SIGHUP)
+            var added = false
+            for _ in 0..<50 where !added {
+                added = await status("/added/x") == 200
+                if !added { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(added, "the added route answers after SIGHUP")
 
-        // `portcullis reload --pid-file`: a config the command refuses is never signalled.
-        try #"{ "routes": [] }"#.write(to: config, atomically: true, encoding: .utf8)
-        let refused = try Self.run(["reload", "--config", config.path, "--pid-file", pidFile.path])
-        refused.waitUntilExit()
-        #expect(refused.terminationStatus == 2, "an invalid config is reported by the command")
-        try write(routes: ["app", "added", "third"])
-        let reload = try Self.run(["reload", "--pid-file", pidFile.path])
-        reload.waitUntilExit()
-        #expect(reload.terminationStatus == 0)
-        var third = false
-        for _ in 0..<50 where !third {
-            third = await status("/third/x") == 200
-            if !third { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(third, "the route added before `portcullis reload` answers")
-        #expect(gateway.isRunning, "no restart")
+            // `portcullis reload --pid-file`: a config the command refuses is never signalled.
+            try #"{ "routes": [] }"#.write(to: config, atomically: true, encoding: .utf8)
+            let refused = try Self.run(["reload", "--config", config.path, "--pid-file", pidFile.path])
+            refused.waitUntilExit()
+            #expect(refused.terminationStatus == 2, "an invalid config is reported by the command")
+            try write(routes: ["app", "added", "third"])
+            let reload = try Self.run(["reload", "--pid-file", pidFile.path])
+            reload.waitUntilExit()
+            #expect(reload.terminationStatus == 0)
+            var third = false
+            for _ in 0..<50 where !third {
+                third = await status("/third/x") == 200
+                if !third { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(third, "the route added before `portcullis reload` answers")
+            #expect(gateway.isRunning, "no restart")
 
-        // SIGTERM during a slow response: it completes, then the process exits 0.
-        let client = try await TestHTTPClient.connect(port: port)
-        let slow = Task { try await client.send("/app/.echo/slow?ms=1500") }
-        try await Task.sleep(for: .milliseconds(300))
-        kill(gateway.processIdentifier, SIGTERM)
-        let response = try await slow.value
-        #expect(response.status == 200)
-        #expect(response.head.headers["connection"].contains("close"))
-        #expect(await eventually(within: 15) { !gateway.isRunning })
-        #expect(gateway.terminationStatus == 0)
-        #expect(gateway.terminationReason == .exit)
-        await client.close()
+            // SIGTERM during a slow response: it completes, then the process exits 0.
+            let client = try await TestHTTPClient.connect(port: port)
+            let slow = Task { try await client.send("/app/.echo/slow?ms=1500") }
+            try await Task.sleep(for: .milliseconds(300))
+            kill(gateway.processIdentifier, SIGTERM)
+            let response = try await slow.value
+            #expect(response.status == 200)
+            #expect(response.head.headers["connection"].contains("close"))
+            #expect(await eventually(within: 15) { !gateway.isRunning })
+            #expect(gateway.terminationStatus == 0)
+            #expect(gateway.terminationReason == .exit)
+            await client.close()
+        }
     }
 }

@@ -12,33 +12,33 @@ struct WebSocketProxyTests {
 
     @Test("after the upstream's 101, frames flow both ways through the gateway")
     func echoThroughGateway() async throws {
-        let gateway = try await TestGateway.start()
-        defer { Task { await gateway.stop() } }
-        let handshake = """
-            GET /.echo/ws HTTP/1.1\r
-            Host: gateway.test\r
-            Upgrade: websocket\r
-            Connection: Upgrade\r
-            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r
-            Sec-WebSocket-Version: 13\r
-            X-Forwarded-User: mallory\r
-            \r
+        try await TestGateway.with { gateway in
+            let handshake = """
+                GET /.echo/ws HTTP/1.1\r
+                Host: gateway.test\r
+                Upgrade: websocket\r
+                Connection: Upgrade\r
+                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r
+                Sec-WebSocket-Version: 13\r
+                X-Forwarded-User: mallory\r
+                \r
 
-            """
-        let socket = try BlockingSocket(port: gateway.port)
-        defer { socket.close() }
-        try socket.send(Array(handshake.utf8))
-        let head = try socket.receive(until: { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") })
-        let text = String(decoding: head, as: UTF8.self)
-        #expect(text.hasPrefix("HTTP/1.1 101"), "\(text)")
-        #expect(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "the upstream's accept key reaches the client")
+                """
+            let socket = try BlockingSocket(port: gateway.port)
+            defer { socket.close() }
+            try socket.send(Array(handshake.utf8))
+            let head = try socket.receive(until: { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") })
+            let text = String(decoding: head, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 101"), "\(text)")
+            #expect(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "the upstream's accept key reaches the client")
 
-        for message in ["hello", "second message"] {
-            try socket.send(Self.textFrame(message))
-            let reply = try socket.receive(until: { $0.count >= 2 + message.utf8.count })
-            #expect(reply[0] == 0x81)
-            #expect(Int(reply[1]) == message.utf8.count)
-            #expect(String(decoding: reply[2...], as: UTF8.self) == message)
+            for message in ["hello", "second message"] {
+                try socket.send(Self.textFrame(message))
+                let reply = try socket.receive(until: { $0.count >= 2 + message.utf8.count })
+                #expect(reply[0] == 0x81)
+                #expect(Int(reply[1]) == message.utf8.count)
+                #expect(String(decoding: reply[2...], as: UTF8.self) == message)
+            }
         }
     }
 }

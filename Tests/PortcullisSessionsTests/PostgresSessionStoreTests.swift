@@ -202,64 +202,64 @@ struct PostgresSessionStoreTests {
 
     @Test("database restart: calls fail fast, the same instances recover, the listener hears again")
     func outage() async throws {
-        let server = try await TestPostgresServer.start()
-        defer { server.stop() }
-        let password = "pw-\(UUID().uuidString)"
-        let url = server.url(database: "postgres", password: password)
-        let log = StoreLog()
-        let session = makeSession("frank", refreshToken: "rt-outage-secret")
-        try await withStores(2, url: url, logger: log.logger) { stores in
-            let (a, b) = (stores[0], stores[1])
-            try await a.waitUntilReady()
-            try await b.waitUntilListening()
-            try await a.store.put(session, ttl: 600)
+        try await TestPostgresServer.with { server in
+            let password = "pw-\(UUID().uuidString)"
+            let url = server.url(database: "postgres", password: password)
+            let log = StoreLog()
+            let session = makeSession("frank", refreshToken: "rt-outage-secret")
+            try await withStores(2, url: url, logger: log.logger) { stores in
+                let (a, b) = (stores[0], stores[1])
+                try await a.waitUntilReady()
+                try await b.waitUntilListening()
+                try await a.store.put(session, ttl: 600)
 
-            try await server.stopServer()
-            for (name, call) in Self.calls(a.store, session) {
-                let start = ContinuousClock.now
-                let error = await #expect(throws: SessionStoreUnavailable.self, "\(name) during the outage") { try await call() }
-                let elapsed = ContinuousClock.now - start
-                #expect(elapsed < .seconds(3), "\(name) took \(elapsed) to fail")
-                print("outage: \(name) failed after \(elapsed): \(error?.reason ?? "-")")
-                #expect(error.map { !$0.reason.contains(password) && !$0.reason.contains(session.id.hex) } == true)
-            }
+                try await server.stopServer()
+                for (name, call) in Self.calls(a.store, session) {
+                    let start = ContinuousClock.now
+                    let error = await #expect(throws: SessionStoreUnavailable.self, "\(name) during the outage") { try await call() }
+                    let elapsed = ContinuousClock.now - start
+                    #expect(elapsed < .seconds(3), "\(name) took \(elapsed) to fail")
+                    print("outage: \(name) failed after \(elapsed): \(error?.reason ?? "-")")
+                    #expect(error.map { !$0.reason.contains(password) && !$0.reason.contains(session.id.hex) } == true)
+                }
 
-            let restart = ContinuousClock.now
-            try await server.startServer()
-            let back = try await eventually(timeout: .seconds(15)) { try await a.store.session(id: session.id) }
-            #expect(back.identity == session.identity)  // the data survived, the same store instance serves it
-            print("outage: the store answered \(ContinuousClock.now - restart) after the restart")
-            let heard = try await eventually(timeout: .seconds(10)) { () async throws -> Duration? in
-                let start = ContinuousClock.now
-                let probe = SessionID.random()
-                try await a.store.delete(id: probe)
-                return await b.waitForEviction(.session(probe), since: start, timeout: .milliseconds(300)).map { _ in ContinuousClock.now - restart }
+                let restart = ContinuousClock.now
+                try await server.startServer()
+                let back = try await eventually(timeout: .seconds(15)) { try await a.store.session(id: session.id) }
+                #expect(back.identity == session.identity)  // the data survived, the same store instance serves it
+                print("outage: the store answered \(ContinuousClock.now - restart) after the restart")
+                let heard = try await eventually(timeout: .seconds(10)) { () async throws -> Duration? in
+                    let start = ContinuousClock.now
+                    let probe = SessionID.random()
+                    try await a.store.delete(id: probe)
+                    return await b.waitForEviction(.session(probe), since: start, timeout: .milliseconds(300)).map { _ in ContinuousClock.now - restart }
+                }
+                #expect(heard < .seconds(5))
+                print("outage: the other instance heard evictions again \(heard) after the restart")
             }
-            #expect(heard < .seconds(5))
-            print("outage: the other instance heard evictions again \(heard) after the restart")
+            log.expectNoSecrets([password, session.id.hex, "rt-outage-secret"])
+            #expect(log.lines.contains { $0.contains("PostgreSQL unavailable") })
+            #expect(log.lines.contains { $0.contains("reachable again") })
         }
-        log.expectNoSecrets([password, session.id.hex, "rt-outage-secret"])
-        #expect(log.lines.contains { $0.contains("PostgreSQL unavailable") })
-        #expect(log.lines.contains { $0.contains("reachable again") })
     }
 
     @Test("a store started before its database comes up starts working once it does")
     func lateDatabase() async throws {
-        let server = try await TestPostgresServer.start()
-        defer { server.stop() }
-        try await server.stopServer()
-        try await withStores(2, url: server.url) { stores in
-            let (a, b) = (stores[0], stores[1])
-            try await Task.sleep(for: .seconds(3))
-            await #expect(throws: SessionStoreUnavailable.self) { try await a.store.count() }
-            let up = ContinuousClock.now
-            try await server.startServer()
-            try await a.waitUntilReady()  // the migration ran once the database appeared
-            try await b.waitUntilListening()
-            print("late database: the store answered \(ContinuousClock.now - up) after the database came up")
-            let (probe, start) = (SessionID.random(), ContinuousClock.now)
-            try await a.store.delete(id: probe)
-            #expect(await b.waitForEviction(.session(probe), since: start, timeout: .seconds(1)) != nil)
+        try await TestPostgresServer.with { server in
+            try await server.stopServer()
+            try await withStores(2, url: server.url) { stores in
+                let (a, b) = (stores[0], stores[1])
+                try await Task.sleep(for: .seconds(3))
+                await #expect(throws: SessionStoreUnavailable.self) { try await a.store.count() }
+                let up = ContinuousClock.now
+                try await server.startServer()
+                try await a.waitUntilReady()  // the migration ran once the database appeared
+                try await b.waitUntilListening()
+                print("late database: the store answered \(ContinuousClock.now - up) after the database came up")
+                let (probe, start) = (SessionID.random(), ContinuousClock.now)
+                try await a.store.delete(id: probe)
+                #expect(await b.waitForEviction(.session(probe), since: start, timeout: .seconds(1)) != nil)
+            }
         }
     }
 
@@ -281,32 +281,32 @@ struct PostgresSessionStoreTests {
 
     @Test("stalled database (SIGSTOP): calls fail within the timeout instead of hanging; recovery after SIGCONT; run ends when cancelled")
     func stalled() async throws {
-        let server = try await TestPostgresServer.start()
-        defer { server.stop() }
-        let session = makeSession("grace")
-        var stopped = Duration.zero
-        try await withStores(1, url: server.url) { stores in
-            let store = stores[0].store
-            try await stores[0].waitUntilReady()
-            try await store.put(session, ttl: 600)
-            server.pause()
-            for (name, call) in Self.calls(store, session) {
-                let start = ContinuousClock.now
-                await #expect(throws: SessionStoreUnavailable.self, "\(name) against a stalled server") { try await call() }
-                let elapsed = ContinuousClock.now - start
-                #expect(elapsed < .seconds(3), "\(name) took \(elapsed) to fail")
-                print("stalled: \(name) failed after \(elapsed)")
+        try await TestPostgresServer.with { server in
+            let session = makeSession("grace")
+            var stopped = Duration.zero
+            try await withStores(1, url: server.url) { stores in
+                let store = stores[0].store
+                try await stores[0].waitUntilReady()
+                try await store.put(session, ttl: 600)
+                server.pause()
+                for (name, call) in Self.calls(store, session) {
+                    let start = ContinuousClock.now
+                    await #expect(throws: SessionStoreUnavailable.self, "\(name) against a stalled server") { try await call() }
+                    let elapsed = ContinuousClock.now - start
+                    #expect(elapsed < .seconds(3), "\(name) took \(elapsed) to fail")
+                    print("stalled: \(name) failed after \(elapsed)")
+                }
+                server.resume()
+                let resumed = ContinuousClock.now
+                _ = try await eventually(timeout: .seconds(15)) { try await store.session(id: session.id) }
+                print("stalled: the store answered \(ContinuousClock.now - resumed) after SIGCONT")
+                server.pause()  // and shut the store down while the server is stalled
+                stopped = await stores[0].stop()
+                server.resume()
             }
-            server.resume()
-            let resumed = ContinuousClock.now
-            _ = try await eventually(timeout: .seconds(15)) { try await store.session(id: session.id) }
-            print("stalled: the store answered \(ContinuousClock.now - resumed) after SIGCONT")
-            server.pause()  // and shut the store down while the server is stalled
-            stopped = await stores[0].stop()
-            server.resume()
+            #expect(stopped < .seconds(3), "run took \(stopped) to return after cancellation")
+            print("stalled: run returned \(stopped) after cancellation")
         }
-        #expect(stopped < .seconds(3), "run took \(stopped) to return after cancellation")
-        print("stalled: run returned \(stopped) after cancellation")
     }
 
     static func calls(_ store: PostgresSessionStore, _ session: Session) -> [(String, @Sendable () async throws -> Void)] {
@@ -369,9 +369,9 @@ struct SharedPostgresServer: SuiteTrait, TestScoping {
     @TaskLocal static var current: TestPostgresServer?
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try await TestPostgresServer.start()
-        defer { server.stop() }
-        try await Self.$current.withValue(server) { try await function() }
+        try await TestPostgresServer.with { server in
+            try await Self.$current.withValue(server) { try await function() }
+        }
     }
 }
 

@@ -2,8 +2,8 @@ import Mustache
 import PortcullisCore
 
 /// The gateway's own sign-in page: one template, rendered with swift-mustache (every `{{ }}`
-/// value is HTML-escaped), small, accessible (each field has a label, errors are tied to the
-/// field with `aria-describedby` and focused first) and brandable from `sso.branding`.
+/// value is HTML-escaped), small, accessible (each field has a label; an error is an alert,
+/// tied to its field with `aria-describedby`, and takes the focus) and brandable from `sso.branding`.
 struct SignInPage {
     /// Which step the form asks for.
     enum Step: String {
@@ -62,28 +62,28 @@ struct SignInPage {
             {{#hasLogo}}<img src="{{logoURL}}" alt="{{productName}}" height="48">{{/hasLogo}}
             <h1>Sign in to {{productName}}</h1>
             {{#hasNotice}}<p class="notice" role="status">{{notice}}</p>{{/hasNotice}}
-            {{#hasError}}<p class="error" id="form-error" role="alert">{{error}}</p>{{/hasError}}
+            {{#hasError}}<p class="error" id="form-error" role="alert" tabindex="-1" autofocus>{{error}}</p>{{/hasError}}
             <form method="post" action="/.portcullis/signin" novalidate>
             <input type="hidden" name="csrf" value="{{csrf}}">
             <input type="hidden" name="rd" value="{{returnTo}}">
             <input type="hidden" name="step" value="{{step}}">
             {{#identify}}
             <label for="username">Email or username</label>
-            <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="{{username}}"{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
+            <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required{{^hasError}} autofocus{{/hasError}} value="{{username}}"{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
             <button type="submit">Next</button>
             {{/identify}}
             {{#password}}
             <label for="username">Email or username</label>
             <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="{{username}}"{{#hasError}} aria-describedby="form-error"{{/hasError}}>
             <label for="password">Password</label>
-            <input id="password" name="password" type="password" autocomplete="current-password" required autofocus{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
+            <input id="password" name="password" type="password" autocomplete="current-password" required{{^hasError}} autofocus{{/hasError}}{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
             <button type="submit">Sign in</button>
             {{/password}}
             {{#totp}}
             <input type="hidden" name="username" value="{{username}}">
             <input type="hidden" name="passed" value="{{passed}}">
             <label for="code">Authenticator code</label>
-            <input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required autofocus{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
+            <input id="code" name="code" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required{{^hasError}} autofocus{{/hasError}}{{#hasError}} aria-describedby="form-error" aria-invalid="true"{{/hasError}}>
             <button type="submit">Verify</button>
             {{/totp}}
             </form>

@@ -60,13 +60,17 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
 
     func answer(_ request: EndpointRequest, rules: SessionRules) -> LocalAnswer? {
         switch (request.name, request.head.method) {
-        case ("login", .GET), ("login", .HEAD), ("callback", _):
-            // Entra is not offered (SSO off, or no Entra at all), or the page comes first:
-            // its endpoints answer with the sign-in page. A login that carries our own
-            // `login_hint` came from the email-first step and goes on to Entra.
+        case ("callback", _):
+            // Entra is not offered (SSO off, or no Entra at all): its callback shows the page.
+            guard config.entra == nil || !sso.enabled else { return nil }
+            return .response(SignInResponses.redirect(to: "/.portcullis/signin", headers: [:]))
+        case ("login", .GET), ("login", .HEAD):
+            // The page comes first (SSO off, no Entra, email-first, or the fallback): the
+            // login endpoint shows it. A login carrying `login_hint` came from the page (its
+            // email-first step or its Microsoft link) and goes on to Entra.
             let parameters = FormURLEncoding.uniqueParameters(request.target.query) ?? [:]
-            let toEntra = config.entra != nil && sso.enabled && request.name == "login" && parameters["login_hint"] != nil
-            guard pageFirst && !toEntra || (request.name == "callback" && !sso.enabled) else { return nil }
+            let toEntra = config.entra != nil && sso.enabled && (parameters["login_hint"] != nil || !pageFirst)
+            guard !toEntra else { return nil }
             let target = "/.portcullis/signin" + (parameters["rd"].map { "?rd=" + FormURLEncoding.encode($0) } ?? "")
             return .response(SignInResponses.redirect(to: target, headers: [:]))
         case ("signin", .GET), ("signin", .HEAD):
@@ -124,10 +128,14 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
         let html = SignInPage(
             step: step, branding: sso.branding, csrf: CSRFToken.token(browserSecret: secret, purpose: "signin", keyRing: rules.keyRing),
             returnTo: returnTo, username: username, error: error,
-            entraURL: config.entra != nil && sso.enabled ? "/.portcullis/login?rd=" + FormURLEncoding.encode(returnTo) + "&login_hint=" : nil,
+            // Step one of email-first already sends SSO users to Entra: no second way there.
+            entraURL: config.entra != nil && sso.enabled && step != .identify
+                ? "/.portcullis/login?rd=" + FormURLEncoding.encode(returnTo) + "&login_hint=" : nil,
             notice: notice, passed: passed
         ).render()
-        responseHeaders.add(name: "Content-Security-Policy", value: "default-src 'none'; style-src 'unsafe-inline'; img-src https: 'self'; form-action 'self'; frame-ancestors 'none'")
+        // No `form-action`: browsers apply it to the redirects after a post too, and the
+        // email-first step redirects to Entra's origin. Forged posts are refused by the token.
+        responseHeaders.add(name: "Content-Security-Policy", value: "default-src 'none'; style-src 'unsafe-inline'; img-src https: 'self'; frame-ancestors 'none'")
         responseHeaders.add(name: "X-Frame-Options", value: "DENY")
         return .response(LocalResponse(status: status, contentType: "text/html; charset=utf-8", body: html, headers: responseHeaders))
     }

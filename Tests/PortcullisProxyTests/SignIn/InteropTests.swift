@@ -31,16 +31,37 @@ struct InteropTests {
                 provider.stop()
                 throw error
             }
-            let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
-            let port = try closedPort()
-            let json = """
-                { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
-                  "entra": { "discoveryURL": "\(provider.issuer)/.well-known/openid-configuration",
-                             "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
-                  "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
-                """
-            let live = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
-            return MockGateway(provider: provider, echo: echo, live: live)
+            let echo: EchoUpstream
+            do {
+                echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+            } catch {
+                provider.stop()
+                throw error
+            }
+            do {
+                let port = try closedPort()
+                let json = """
+                    { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
+                      "entra": { "discoveryURL": "\(provider.issuer)/.well-known/openid-configuration",
+                                 "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
+                      "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
+                    """
+                let live = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
+                return MockGateway(provider: provider, echo: echo, live: live)
+            } catch {
+                provider.stop()
+                await echo.close()
+                throw error
+            }
+        }
+
+        /// Starts the provider and the gateway, runs `body` and stops them (the provider, a
+        /// child process, included) whether `body` returns or throws.
+        static func with<T>(
+            scopes: String = #"["openid", "profile", "email"]"#, clock: TestClock? = nil, audit: CapturedLog? = nil,
+            _ body: (MockGateway) async throws -> T
+        ) async throws -> T {
+            try await scoped(try await start(scopes: scopes, clock: clock, audit: audit), stop: { await $0.stop() }, body)
         }
 
         func stop() async {
@@ -50,11 +71,9 @@ struct InteropTests {
         }
 
         func get(_ uri: String, cookies: [String: String] = [:]) async throws -> TestResponse {
-            let client = try await TestHTTPClient.connect(port: server.localAddress.port!)
-            defer { Task { await client.close() } }
             var headers: [(String, String)] = [("Accept", "text/html")]
             if !cookies.isEmpty { headers.append(("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
-            return try await client.send(uri, headers: headers)
+            return try await TestHTTPClient.with(port: server.localAddress.port!) { client in try await client.send(uri, headers: headers) }
         }
     }
 
@@ -63,78 +82,73 @@ struct InteropTests {
 
     @Test("sign-in through a third-party provider (oidc-provider-mock) without a browser", .enabled(if: mockEnabled))
     func mockProviderFlow() async throws {
-        let gateway = try await MockGateway.start()
-        // The provider is a child process: stop it before the test returns, not later.
-        defer { gateway.provider.stop() }
-        defer { Task { await gateway.stop() } }
-        let login = try await gateway.get("/.portcullis/login?rd=%2Fapp%3Fq%3D1")
-        #expect(login.status == 302)
-        let authorize = try #require(login.location)
-        #expect(authorize.hasPrefix(gateway.provider.issuer + "/oauth2/authorize?"))
-        // The provider's form posts `sub` back to the authorize URL; do what its button does.
-        let picked = try await gateway.provider.send(authorize, method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
-        let callback = try #require(picked.location, "\(picked.status) \(picked.text)")
-        #expect(callback.hasPrefix(gateway.origin + "/.portcullis/callback?"))
-        let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
-        #expect(signedIn.status == 302, "\(signedIn.text)")
-        #expect(signedIn.location == "/app?q=1")
-        let page = try await gateway.get("/app?q=1", cookies: ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])])
-        #expect(page.status == 200)
-        #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
-        #expect(try page.echoedHeader("X-Forwarded-Groups") == "g-1,g-2")
-        // The same code again is refused by our single-use state before reaching the provider.
-        #expect(try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies).status == 400)
+        try await MockGateway.with { gateway in
+            let login = try await gateway.get("/.portcullis/login?rd=%2Fapp%3Fq%3D1")
+            #expect(login.status == 302)
+            let authorize = try #require(login.location)
+            #expect(authorize.hasPrefix(gateway.provider.issuer + "/oauth2/authorize?"))
+            // The provider's form posts `sub` back to the authorize URL; do what its button does.
+            let picked = try await gateway.provider.send(authorize, method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+            let callback = try #require(picked.location, "\(picked.status) \(picked.text)")
+            #expect(callback.hasPrefix(gateway.origin + "/.portcullis/callback?"))
+            let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
+            #expect(signedIn.status == 302, "\(signedIn.text)")
+            #expect(signedIn.location == "/app?q=1")
+            let page = try await gateway.get("/app?q=1", cookies: ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])])
+            #expect(page.status == 200)
+            #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+            #expect(try page.echoedHeader("X-Forwarded-Groups") == "g-1,g-2")
+            // The same code again is refused by our single-use state before reaching the provider.
+            #expect(try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies).status == 400)
+        }
     }
 
     @Test("revalidation with oidc-provider-mock's refresh tokens (scopes it did not grant are not re-requested)", .enabled(if: mockEnabled))
     func mockProviderRevalidation() async throws {
         let clock = TestClock()
         let audit = CapturedLog()
-        let gateway = try await MockGateway.start(scopes: #"["openid", "profile", "email", "offline_access"]"#, clock: clock, audit: audit)
-        defer { gateway.provider.stop() }
-        defer { Task { await gateway.stop() } }
-        let login = try await gateway.get("/.portcullis/login?rd=%2Fapp")
-        let picked = try await gateway.provider.send(try #require(login.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
-        let callback = try #require(picked.location)
-        let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
-        let cookies = ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])]
-        clock.advance(901)
-        let page = try await gateway.get("/app", cookies: cookies)
-        #expect(page.status == 200, "\(audit.lines.filter { $0.contains("session.") })")
-        #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
-        #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=false") })
-        // The rotated (or kept) refresh token works again next time.
-        clock.advance(901)
-        #expect(try await gateway.get("/app", cookies: cookies).status == 200)
-        #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
+        try await MockGateway.with(scopes: #"["openid", "profile", "email", "offline_access"]"#, clock: clock, audit: audit) { gateway in
+            let login = try await gateway.get("/.portcullis/login?rd=%2Fapp")
+            let picked = try await gateway.provider.send(try #require(login.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+            let callback = try #require(picked.location)
+            let signedIn = try await gateway.get(String(callback.dropFirst(gateway.origin.count)), cookies: login.setCookies)
+            let cookies = ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])]
+            clock.advance(901)
+            let page = try await gateway.get("/app", cookies: cookies)
+            #expect(page.status == 200, "\(audit.lines.filter { $0.contains("session.") })")
+            #expect(try page.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+            #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=false") })
+            // The rotated (or kept) refresh token works again next time.
+            clock.advance(901)
+            #expect(try await gateway.get("/app", cookies: cookies).status == 200)
+            #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
+        }
     }
 
     @Test("a real browser signs in through the dev IdP and keeps its session", .enabled(if: browserEnabled))
     func browserDevIdP() async throws {
-        let harness = try await SignInHarness.start()
-        defer { Task { await harness.stop() } }
-        let result = try await ExternalTools.browserLogin(
-            start: harness.origin + "/app/hello?x=1", idp: "devidp", user: "alice", then: [harness.origin + "/app/again"])
-        #expect(result["status"] as? String == "ok", "\(result)")
-        #expect(result["finalURL"] as? String == harness.origin + "/app/hello?x=1")
-        let headers = Self.headers(result["page"])
-        #expect(headers["x-forwarded-user"] == "alice@contoso.example")
-        #expect(headers["x-forwarded-roles"] == "Repairs.Read,Repairs.Write")
-        #expect(headers["cookie"] == nil)
-        let then = (result["then"] as? [[String: Any]])?.first
-        #expect(Self.headers(then?["page"])["x-forwarded-user"] == "alice@contoso.example")
-        #expect((result["cookies"] as? [String])?.contains("portcullis_session") == true)
+        try await SignInHarness.with { harness in
+            let result = try await ExternalTools.browserLogin(
+                start: harness.origin + "/app/hello?x=1", idp: "devidp", user: "alice", then: [harness.origin + "/app/again"])
+            #expect(result["status"] as? String == "ok", "\(result)")
+            #expect(result["finalURL"] as? String == harness.origin + "/app/hello?x=1")
+            let headers = Self.headers(result["page"])
+            #expect(headers["x-forwarded-user"] == "alice@contoso.example")
+            #expect(headers["x-forwarded-roles"] == "Repairs.Read,Repairs.Write")
+            #expect(headers["cookie"] == nil)
+            let then = (result["then"] as? [[String: Any]])?.first
+            #expect(Self.headers(then?["page"])["x-forwarded-user"] == "alice@contoso.example")
+            #expect((result["cookies"] as? [String])?.contains("portcullis_session") == true)
+        }
     }
 
     @Test("a real browser signs in through oidc-provider-mock", .enabled(if: browserEnabled))
     func browserMock() async throws {
-        let gateway = try await MockGateway.start()
-        // The provider is a child process: stop it before the test returns, not later.
-        defer { gateway.provider.stop() }
-        defer { Task { await gateway.stop() } }
-        let result = try await ExternalTools.browserLogin(start: gateway.origin + "/app/mock", idp: "mock", user: "alice")
-        #expect(result["status"] as? String == "ok", "\(result)")
-        #expect(Self.headers(result["page"])["x-forwarded-user"] == "alice@contoso.example")
+        try await MockGateway.with { gateway in
+            let result = try await ExternalTools.browserLogin(start: gateway.origin + "/app/mock", idp: "mock", user: "alice")
+            #expect(result["status"] as? String == "ok", "\(result)")
+            #expect(Self.headers(result["page"])["x-forwarded-user"] == "alice@contoso.example")
+        }
     }
 
     /// The echo's `headers` (pairs) as a lowercased dictionary.

@@ -23,29 +23,25 @@ struct SharedSessionStoreTests {
         let url: String
         var bPort: Int { b.port }
 
-        static func start() async throws -> Pair {
-            let postgres = try await TestPostgresServer.start()
-            let url = try await postgres.createDatabase("gateways")
-            let keys = FileManager.default.temporaryDirectory.appendingPathComponent("pc-keys-\(UUID().uuidString)")
-            try Data((Data(KeyRing.newKey()).base64EncodedString() + "\n").utf8).write(to: keys)
-            let audit = CapturedLog()
-            let session = #", "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres", "url": "\#(url)" } }"#
-            let a = try await SignInHarness.start(extra: session, audit: audit)
-            let b = try await SignInHarness.startGateway(a.configJSON, port: try closedPort(), audit: audit)
-            return Pair(postgres: postgres, a: a, b: b, audit: audit, url: url)
-        }
-
-        func stop() async {
-            await b.stop()
-            await a.stop()
-            postgres.stop()
+        /// Starts the database and both gateways, runs `body` and stops all of it whether
+        /// `body` returns or throws.
+        static func with<T>(_ body: (Pair) async throws -> T) async throws -> T {
+            try await TestPostgresServer.with { postgres in
+                let url = try await postgres.createDatabase("gateways")
+                let keys = FileManager.default.temporaryDirectory.appendingPathComponent("pc-keys-\(UUID().uuidString)")
+                try Data((Data(KeyRing.newKey()).base64EncodedString() + "\n").utf8).write(to: keys)
+                let audit = CapturedLog()
+                let session = #", "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres", "url": "\#(url)" } }"#
+                return try await SignInHarness.with(extra: session, audit: audit) { a in
+                    let b = try await SignInHarness.startGateway(a.configJSON, port: try closedPort(), audit: audit)
+                    return try await scoped(Pair(postgres: postgres, a: a, b: b, audit: audit, url: url), stop: { await $0.b.stop() }, body)
+                }
+            }
         }
 
         func getB(_ uri: String, cookies: [String: String], method: HTTPMethod = .GET, body: String? = nil) async throws -> TestResponse {
-            let client = try await TestHTTPClient.connect(port: bPort)
-            defer { Task { await client.close() } }
-            return try await client.send(
-                uri, method: method, headers: [("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))], body: body)
+            let headers = [("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))]
+            return try await TestHTTPClient.with(port: bPort) { client in try await client.send(uri, method: method, headers: headers, body: body) }
         }
     }
 
@@ -61,72 +57,72 @@ struct SharedSessionStoreTests {
 
     @Test("signed in through A, the session works through B; logged out through B, A refuses it within a second")
     func signInAUseBLogoutB() async throws {
-        let pair = try await Pair.start()
-        defer { Task { await pair.stop() } }
-        let (_, cookies) = try await pair.a.signIn("alice")
-        #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
-        // B has never seen this session: its cache misses and the store answers, while the
-        // request's body waits and then goes upstream whole.
-        let body = String(repeating: "form=data&", count: 2000)
-        let posted = try await pair.getB("/app/form", cookies: cookies, method: .POST, body: body)
-        #expect(posted.status == 200)
-        #expect(posted.text.contains("\"bodyBytes\":\(body.utf8.count)"))
-        let throughB = try await pair.getB("/app/x", cookies: cookies)
-        #expect(throughB.status == 200)
-        #expect(try throughB.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
-        #expect(pair.b.gate.cache.count == 1)
+        try await Pair.with { pair in
+            let (_, cookies) = try await pair.a.signIn("alice")
+            #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
+            // B has never seen this session: its cache misses and the store answers, while the
+            // request's body waits and then goes upstream whole.
+            let body = String(repeating: "form=data&", count: 2000)
+            let posted = try await pair.getB("/app/form", cookies: cookies, method: .POST, body: body)
+            #expect(posted.status == 200)
+            #expect(posted.text.contains("\"bodyBytes\":\(body.utf8.count)"))
+            let throughB = try await pair.getB("/app/x", cookies: cookies)
+            #expect(throughB.status == 200)
+            #expect(try throughB.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
+            #expect(pair.b.gate.cache.count == 1)
 
-        let logout = try await pair.getB("/.portcullis/logout", cookies: cookies)
-        #expect(logout.status == 302)
-        // A still had the session cached; the store's notification evicts it.
-        let latency = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: cookies).status == 401 }
-        #expect(latency != nil, "A still accepted the cookie a second after logout through B")
-        #expect(pair.a.live.gate.cache.count == 0)
+            let logout = try await pair.getB("/.portcullis/logout", cookies: cookies)
+            #expect(logout.status == 302)
+            // A still had the session cached; the store's notification evicts it.
+            let latency = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: cookies).status == 401 }
+            #expect(latency != nil, "A still accepted the cookie a second after logout through B")
+            #expect(pair.a.live.gate.cache.count == 0)
+        }
     }
 
     @Test("revoking a user in the store ends their sessions on every instance within a second")
     func revokeUser() async throws {
-        let pair = try await Pair.start()
-        defer { Task { await pair.stop() } }
-        let (_, alice) = try await pair.a.signIn("alice")
-        let (_, bob) = try await pair.a.signIn("bob")
-        #expect(try await pair.getB("/app/x", cookies: alice).status == 200)
-        #expect(try await pair.getB("/app/x", cookies: bob).status == 200)
-        // What `portcullis sessions revoke --user` does: its own store client deletes, from outside.
-        let admin = try PostgresSessionStore(url: pair.url, codec: SessionCodec(keyRing: .ephemeral()), logger: Logger(label: "admin"))
-        let running = Task { try await admin.run { _ in } }
-        defer { running.cancel() }
-        let ended = try await admin.deleteAll(username: "alice@contoso.example")
-        #expect(ended == 1)
-        let onA = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: alice).status == 401 }
-        let onB = try await Self.within(1.0) { try await pair.getB("/app/x", cookies: alice).status == 401 }
-        #expect(onA != nil && onB != nil)
-        #expect(try await pair.getB("/app/x", cookies: bob).status == 200)
+        try await Pair.with { pair in
+            let (_, alice) = try await pair.a.signIn("alice")
+            let (_, bob) = try await pair.a.signIn("bob")
+            #expect(try await pair.getB("/app/x", cookies: alice).status == 200)
+            #expect(try await pair.getB("/app/x", cookies: bob).status == 200)
+            // What `portcullis sessions revoke --user` does: its own store client deletes, from outside.
+            let admin = try PostgresSessionStore(url: pair.url, codec: SessionCodec(keyRing: .ephemeral()), logger: Logger(label: "admin"))
+            let running = Task { try await admin.run { _ in } }
+            defer { running.cancel() }
+            let ended = try await admin.deleteAll(username: "alice@contoso.example")
+            #expect(ended == 1)
+            let onA = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: alice).status == 401 }
+            let onB = try await Self.within(1.0) { try await pair.getB("/app/x", cookies: alice).status == 401 }
+            #expect(onA != nil && onB != nil)
+            #expect(try await pair.getB("/app/x", cookies: bob).status == 200)
+        }
     }
 
     @Test("store down: cached sessions keep working, cache misses get 503, and it recovers by itself")
     func storeOutage() async throws {
-        let pair = try await Pair.start()
-        defer { Task { await pair.stop() } }
-        let (_, cookies) = try await pair.a.signIn("alice")
-        try await pair.postgres.stopServer()
+        try await Pair.with { pair in
+            let (_, cookies) = try await pair.a.signIn("alice")
+            try await pair.postgres.stopServer()
 
-        // A has the session cached: no database needed.
-        #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
-        // B must ask the store: fail closed, with a clear page, in bounded time.
-        let started = Date()
-        let missed = try await pair.getB("/app/x", cookies: cookies)
-        #expect(missed.status == 503)
-        #expect(missed.text.contains("Sessions are unavailable"))
-        #expect(Date().timeIntervalSince(started) < 5)
-        #expect(pair.audit.lines.contains { $0.contains("event=session.store_unavailable") })
-        // A new sign-in cannot be stored either: refused, not half-created.
-        let refused = try await pair.a.signIn("bob")
-        #expect(refused.callback.status == 503)
-        #expect(refused.cookies["portcullis_session"] == nil)
+            // A has the session cached: no database needed.
+            #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
+            // B must ask the store: fail closed, with a clear page, in bounded time.
+            let started = Date()
+            let missed = try await pair.getB("/app/x", cookies: cookies)
+            #expect(missed.status == 503)
+            #expect(missed.text.contains("Sessions are unavailable"))
+            #expect(Date().timeIntervalSince(started) < 5)
+            #expect(pair.audit.lines.contains { $0.contains("event=session.store_unavailable") })
+            // A new sign-in cannot be stored either: refused, not half-created.
+            let refused = try await pair.a.signIn("bob")
+            #expect(refused.callback.status == 503)
+            #expect(refused.cookies["portcullis_session"] == nil)
 
-        try await pair.postgres.startServer()
-        let recovered = try await Self.within(10) { try await pair.getB("/app/x", cookies: cookies).status == 200 }
-        #expect(recovered != nil, "B did not recover after the database came back")
+            try await pair.postgres.startServer()
+            let recovered = try await Self.within(10) { try await pair.getB("/app/x", cookies: cookies).status == 200 }
+            #expect(recovered != nil, "B did not recover after the database came back")
+        }
     }
 }

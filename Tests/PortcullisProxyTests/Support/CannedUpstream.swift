@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PortcullisTestSupport
 
 /// An upstream that answers every request head (bodyless requests only) with fixed bytes,
 /// for response framings the echo upstream never produces (chunked, close-delimited).
@@ -19,6 +20,11 @@ final class CannedUpstream: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         return CannedUpstream(channel: channel)
+    }
+
+    /// Starts one, runs `body` with it and closes it whatever `body` does.
+    static func with<T>(response: String, closeAfter: Bool = false, _ body: (CannedUpstream) async throws -> T) async throws -> T {
+        try await scoped(try await start(response: response, closeAfter: closeAfter), stop: { await $0.close() }, body)
     }
 
     private init(channel: Channel) { self.channel = channel }

@@ -81,11 +81,10 @@ final class MockOpenIDProvider: @unchecked Sendable {
 
     /// One request to the provider on a fresh connection (Host must match the issuer).
     func send(_ uri: String, method: HTTPMethod = .GET, contentType: String? = nil, body: String? = nil) async throws -> TestResponse {
-        let client = try await TestHTTPClient.connect(port: port)
-        defer { Task { await client.close() } }
         var headers = [("Host", "127.0.0.1:\(port)")]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        return try await client.send(uri.hasPrefix(issuer) ? String(uri.dropFirst(issuer.count)) : uri, method: method, headers: headers, body: body)
+        let target = uri.hasPrefix(issuer) ? String(uri.dropFirst(issuer.count)) : uri
+        return try await TestHTTPClient.with(port: port) { client in try await client.send(target, method: method, headers: headers, body: body) }
     }
 
     /// Waits until discovery answers.

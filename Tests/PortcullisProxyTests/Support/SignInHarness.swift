@@ -47,6 +47,18 @@ struct SignInHarness {
         }
     }
 
+    /// Starts the harness (the same parameters as ``start(tenant:entra:extra:certificatePEM:audit:clock:appRoute:)``),
+    /// runs `body` with it and stops all of it whether `body` returns or throws.
+    static func with<T>(
+        tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", _ body: (SignInHarness) async throws -> T
+    ) async throws -> T {
+        try await scoped(
+            try await start(
+                tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute),
+            stop: { await $0.stop() }, body)
+    }
+
     private static func startOnce(
         tenant: String, entra: String, extra: String, certificatePEM: String?, audit: CapturedLog?, clock: TestClock?, appRoute: String
     ) async throws -> SignInHarness {
@@ -101,19 +113,15 @@ struct SignInHarness {
     func get(_ uri: String, cookies: [String: String] = [:], headers: [(String, String)] = [], method: HTTPMethod = .GET, body: String? = nil)
         async throws -> TestResponse
     {
-        let client = try await TestHTTPClient.connect(port: port)
-        defer { Task { await client.close() } }
         var all = headers
         if !cookies.isEmpty { all.append(("Cookie", cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
-        return try await client.send(uri, method: method, headers: all, body: body)
+        return try await TestHTTPClient.with(port: port) { client in try await client.send(uri, method: method, headers: all, body: body) }
     }
 
     /// A GET to the IdP (absolute URL on its port).
     func idpGet(_ url: String) async throws -> TestResponse {
-        let client = try await TestHTTPClient.connect(port: idp.port)
-        defer { Task { await client.close() } }
         let path = url.hasPrefix(idp.baseURL) ? String(url.dropFirst(idp.baseURL.count)) : url
-        return try await client.send(path, headers: [("Host", "127.0.0.1:\(idp.port)")])
+        return try await TestHTTPClient.with(port: idp.port) { client in try await client.send(path, headers: [("Host", "127.0.0.1:\(idp.port)")]) }
     }
 
     /// A started sign-in: the IdP URL to visit and the pending-login cookie set.

@@ -91,17 +91,10 @@ struct TestGateway {
     /// a server or races its teardown.
     static func with<T>(
         routes: String = #"[{ "name": "app", "upstream": "ECHO", "public": true }]"#, extra: String = "",
-        logging: String = #"{ "accessLog": false }"#, _ body: (TestGateway) async throws -> T
+        logging: String = #"{ "accessLog": false }"#, accessLogSink: LineSink = .standardOutput, _ body: (TestGateway) async throws -> T
     ) async throws -> T {
-        let gateway = try await start(routes: routes, extra: extra, logging: logging)
-        do {
-            let result = try await body(gateway)
-            await gateway.stop()
-            return result
-        } catch {
-            await gateway.stop()
-            throw error
-        }
+        try await scoped(
+            try await start(routes: routes, extra: extra, logging: logging, accessLogSink: accessLogSink), stop: { await $0.stop() }, body)
     }
 
     func client(keepBody: Bool = true) async throws -> TestHTTPClient {
@@ -111,6 +104,14 @@ struct TestGateway {
     func stop() async {
         await live.stop()
         await echo.close()
+    }
+}
+
+extension EchoUpstream {
+    /// Starts an echo upstream on an ephemeral loopback port, runs `body` with it and closes
+    /// it whatever `body` does.
+    static func with<T>(_ body: (EchoUpstream) async throws -> T) async throws -> T {
+        try await scoped(try await start(port: 0, group: MultiThreadedEventLoopGroup.singleton), stop: { await $0.close() }, body)
     }
 }
 
@@ -132,6 +133,21 @@ func closedPort() throws -> Int {
     let port = channel.localAddress!.port!
     try channel.close().wait()
     return port
+}
+
+/// A port that refuses connections for the rest of the test run: bound but never listening,
+/// so no other test's server can take it meanwhile (as it can a port ``closedPort()`` gave up).
+func refusingPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard fd >= 0, bound else { throw POSIXError(.EADDRNOTAVAIL) }
+    return Int(UInt16(bigEndian: address.sin_port))  // the descriptor stays open on purpose
 }
 
 /// Current resident set size of this process, from /proc.

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortcullisTestSupport
 
 /// A response as a test sees it; the body is kept only when asked for (large transfers are
 /// only counted, so the test's own memory stays flat).
@@ -53,6 +54,11 @@ final class TestHTTPClient: Sendable {
             }
             .connect(host: "127.0.0.1", port: port).get()
         return TestHTTPClient(channel: channel, collector: collector)
+    }
+
+    /// Connects, runs `body` with the connection and closes it whatever `body` does.
+    static func with<T>(port: Int, keepBody: Bool = true, _ body: (TestHTTPClient) async throws -> T) async throws -> T {
+        try await scoped(try await connect(port: port, keepBody: keepBody), stop: { await $0.close() }, body)
     }
 
     private init(channel: Channel, collector: ResponseCollector) {
