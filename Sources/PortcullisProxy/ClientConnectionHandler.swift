@@ -521,13 +521,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             value = field
         }
         let minor = Int(head.version.major) > 1 ? 1 : Int(head.version.minor)
-        if count > 1 {
-            return RequestHost.resolve(hostValues: head.headers["host"], absoluteAuthority: target.authority, httpMinorVersion: minor)
-        }
-        if let value {
-            return RequestHost.resolve(hostValues: CollectionOfOne(value), absoluteAuthority: target.authority, httpMinorVersion: minor)
-        }
-        return RequestHost.resolve(hostValues: EmptyCollection<String>(), absoluteAuthority: target.authority, httpMinorVersion: minor)
+        return RequestHost.resolve(host: value, count: count, absoluteAuthority: target.authority, httpMinorVersion: minor)
     }
 
     /// A pending session check finished: the request becomes an exchange or a local answer,

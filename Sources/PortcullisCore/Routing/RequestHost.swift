@@ -12,15 +12,24 @@ public enum RequestHost {
     public static func resolve(
         hostValues: some Collection<String>, absoluteAuthority: Substring?, httpMinorVersion: Int
     ) -> Result<String?, RequestTarget.Rejection> {
+        resolve(host: hostValues.first, count: hostValues.count, absoluteAuthority: absoluteAuthority, httpMinorVersion: httpMinorVersion)
+    }
+
+    /// ``resolve(hostValues:absoluteAuthority:httpMinorVersion:)`` for a request whose head
+    /// was scanned once already: its last `Host` value and how many there were. Not generic,
+    /// so the per-request call is a plain one.
+    public static func resolve(
+        host: String?, count: Int, absoluteAuthority: Substring?, httpMinorVersion: Int
+    ) -> Result<String?, RequestTarget.Rejection> {
         if let authority = absoluteAuthority, !isValid(authority) {
             return .failure(RequestTarget.Rejection(reason: "invalid authority in request target"))
         }
-        guard let host = hostValues.first else {
+        guard let host else {
             // RFC 9112 §3.2: a server must refuse an HTTP/1.1 request without Host.
             if httpMinorVersion >= 1 { return .failure(RequestTarget.Rejection(reason: "missing Host header")) }
             return .success(absoluteAuthority.map(String.init))
         }
-        guard hostValues.count == 1 else { return .failure(RequestTarget.Rejection(reason: "more than one Host header")) }
+        guard count == 1 else { return .failure(RequestTarget.Rejection(reason: "more than one Host header")) }
         guard isValid(host) else { return .failure(RequestTarget.Rejection(reason: "invalid Host header")) }
         if let authority = absoluteAuthority, !equalIgnoringASCIICase(authority.utf8, host.utf8) {
             return .failure(RequestTarget.Rejection(reason: "request target authority differs from Host header"))

@@ -262,4 +262,41 @@ struct LocalSignInTests {
             #expect(try await harness.get("/app/x", cookies: sso).status == 200)
         }
     }
+
+    @Test("autoFallbackAfter: after N failed calls to Entra, local sign-in opens to every local user, each use audited")
+    func autoFallback() async throws {
+        try await Setup.with(sso: #"{ "excludedUsers": ["breakglass"], "autoFallbackAfter": 2 }"#) { setup in
+            let harness = setup.harness
+            #expect(try await Self.signIn(harness, "alice@contoso.example").response.status == 401, "Entra answers: alice's local password is inactive")
+            await harness.idp.close()  // Entra goes down before its discovery document was ever read
+            for _ in 0..<2 {
+                #expect(try await harness.get("/.portcullis/login?rd=%2Fapp%2Fx").status == 503)
+            }
+            let login = try await harness.get("/.portcullis/login?rd=%2Fapp%2Fx")
+            #expect(login.location?.hasPrefix("/.portcullis/signin") == true, "the sign-in page comes first now")
+            let form = try await Self.open(harness)
+            #expect(form.response.text.contains("not answering"), "the page says why")
+            let fallback = try await Self.signIn(harness, "alice@contoso.example")
+            #expect(fallback.response.status == 302)
+            #expect(setup.audit.lines.contains { $0.contains("event=local.signin.success") && $0.contains("fallback=true") })
+        }
+    }
+
+    @Test("sso.offEndsSessions: switching SSO off ends SSO sessions at their next request")
+    func offEndsSessions() async throws {
+        try await Setup.with(sso: #"{ "excludedUsers": ["breakglass"], "offEndsSessions": true }"#) { setup in
+            let harness = setup.harness
+            let (_, sso) = try await harness.signIn("alice")
+            #expect(try await harness.get("/app/x", cookies: sso).status == 200)
+            let text = try String(contentsOf: setup.configFile, encoding: .utf8)
+                .replacingOccurrences(of: #""offEndsSessions": true"#, with: #""offEndsSessions": true, "enabled": false"#)
+            try text.write(to: setup.configFile, atomically: true, encoding: .utf8)
+            guard case .applied = await setup.reloader.reload(trigger: "test") else {
+                Issue.record("reload refused")
+                return
+            }
+            #expect(try await harness.get("/app/x", cookies: sso).status == 401)
+            #expect(setup.audit.lines.contains { $0.contains("event=session.sso_off_ended") })
+        }
+    }
 }
