@@ -44,14 +44,10 @@ import os
 import sys
 from urllib.parse import urlsplit
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = os.environ.get("PORTCULLIS_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("PORTCULLIS_CHROMEDRIVER", "/usr/bin/chromedriver")
+from browser_support import StepError, describe, origin, page_loaded, page_text, start_browser, wait
 
 SIGNIN_PATH = "/.portcullis/signin"
 RESERVED_PREFIX = "/.portcullis/"
@@ -61,55 +57,6 @@ TOTP_CODE = (By.ID, "code")
 SUBMIT = (By.CSS_SELECTOR, "form[action='/.portcullis/signin'] button[type='submit']")
 ALERT = (By.CSS_SELECTOR, "[role='alert']")
 
-
-class StepError(Exception):
-    def __init__(self, step, message):
-        super().__init__(message)
-        self.step = step
-
-
-def origin(url):
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def start_browser(timeout):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--disable-gpu", "--no-first-run", "--window-size=900,700",
-                "--hide-scrollbars", "--force-device-scale-factor=1"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(timeout)
-    return driver
-
-
-def describe(error):
-    """A one-paragraph message for an exception (without chromedriver's native stack trace)."""
-    message = (getattr(error, "msg", None) or str(error)).split("\nStacktrace:")[0].strip()
-    message = message.removeprefix("Message:").strip()
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-def wait(driver, timeout, step, condition, what):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
-    except Exception as error:  # TimeoutException, or a driver error
-        raise StepError(step, f"waited {timeout:g}s for {what}: {describe(error)}") from error
-
-
-def page_loaded(driver):
-    return driver.execute_script("return document.readyState") == "complete"
-
-
-def page_text(driver):
-    # Chromium shows a JSON response as <pre>BODY</pre> (plus an empty formatter div).
-    return driver.execute_script(
-        "const pre = document.querySelector('body > pre');"
-        "return pre ? pre.textContent : (document.body ? document.body.innerText : '');"
-    )
 
 
 def alert_text(driver):
@@ -190,7 +137,7 @@ def run(args, steps, saved):
     driver = None
     start_origin = origin(args.start)
     try:
-        driver = start_browser(args.timeout)
+        driver = start_browser(args.timeout, window="900,700", extra_args=("--hide-scrollbars", "--force-device-scale-factor=1"), console=True)
         step = "open-start"
         driver.get(args.start)
         now = wait(driver, args.timeout, step, lambda d: where(d, start_origin), "the sign-in page to load")
