@@ -65,12 +65,13 @@ struct ProxyErrorTests {
         ) { gateway in
             let client = try await gateway.client()
             let started = ContinuousClock.now
-            let response = try await client.send("/.echo/slow?ms=3000")
+            let response = try await client.send("/.echo/slow?ms=10000")
             let elapsed = ContinuousClock.now - started
             #expect(response.status == 504)
-            #expect(elapsed < .seconds(2))
+            // Far below the upstream's 10 s, with room for a loaded machine.
+            #expect(elapsed < .seconds(5))
             // The timed-out upstream connection is closed, not returned to the pool.
-            #expect(await eventually(within: 2) { gateway.echo.openConnections == 0 })
+            #expect(await eventually(within: 5) { gateway.echo.openConnections == 0 })
             #expect(try await client.send("/fast").status == 200)
             await client.close()
         }
@@ -78,8 +79,14 @@ struct ProxyErrorTests {
 
     @Test("a slow upload is not a slow upstream: the response clock starts when the request is in")
     func slowUpload() async throws {
+        // Each pause outlasts the response timeout; the idle timeout is far away, so a loaded
+        // machine that oversleeps does not turn the test into an idle-timeout test. The response
+        // timeout leaves the echo two seconds to answer once the request is in, for the same reason.
         try await TestGateway.with(
-            routes: #"[{ "name": "up", "upstream": "ECHO", "public": true, "timeouts": { "response": 1.0, "idle": 4.0 } }]"#
+            routes: #"""
+                [{ "name": "stall", "upstream": "ECHO", "pathPrefix": "/stall", "public": true, "timeouts": { "response": 2.0, "idle": 1.0 } },
+                 { "name": "up", "upstream": "ECHO", "public": true, "timeouts": { "response": 2.0, "idle": 60.0 } }]
+                """#
         ) { gateway in
             let client = try await gateway.client()
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload", headers: ["Host": "x", "Content-Length": "3"])
@@ -87,10 +94,7 @@ struct ProxyErrorTests {
             let slowResponse = client.expectResponse()
             try await client.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
             for _ in 0..<3 {
-                // Each pause outlasts the response timeout but not the idle timeout (with a wide
-                // margin: a loaded CI machine oversleeps). The response timeout itself leaves the
-                // echo a second to answer once the request is in, for the same reason.
-                try await Task.sleep(for: .milliseconds(1_300))
+                try await Task.sleep(for: .milliseconds(2_200))
                 try await client.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "a")))).get()
             }
             try await client.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
@@ -102,6 +106,7 @@ struct ProxyErrorTests {
             // An upload that stalls past the idle timeout is a 504.
             let stalled = try await gateway.client()
             let stalledResponse = stalled.expectResponse()
+            head.uri = "/stall/upload"
             try await stalled.channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
             let response2 = try await stalledResponse.get()
             #expect(response2.status == 504)
