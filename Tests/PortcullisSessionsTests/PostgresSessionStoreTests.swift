@@ -140,7 +140,7 @@ struct PostgresSessionStoreTests {
         }
     }
 
-    @Test("another instance hears delete, deleteAll and replace within a second; the sender does not hear itself")
+    @Test("another instance hears delete, deleteAll and replace (latency printed); the sender does not hear itself")
     func evictions() async throws {
         let (server, url) = try await freshDatabase()
         let database = String(url.split(separator: "/").last!)
@@ -162,8 +162,9 @@ struct PostgresSessionStoreTests {
             for (name, expected, action) in actions {
                 let start = ContinuousClock.now
                 try await action()
-                let latency = await b.waitForEviction(expected, since: start, timeout: .seconds(1))
-                #expect(latency != nil, "\(name) did not reach the other instance within 1 s")
+                // Usually milliseconds (printed); the window is wide for a loaded CI machine.
+                let latency = await b.waitForEviction(expected, since: start, timeout: .seconds(5))
+                #expect(latency != nil, "\(name) did not reach the other instance within 5 s")
                 print("eviction latency (\(name)): \(latency.map { "\($0)" } ?? "none")")
             }
             // A put is not announced; other programs' noise on the channel is ignored; a
@@ -173,8 +174,8 @@ struct PostgresSessionStoreTests {
             try await server.psql("SELECT pg_notify('portcullis_sessions', 'cli s:not-hex')", database: database)
             let start = ContinuousClock.now
             try await server.psql("SELECT pg_notify('portcullis_sessions', 'cli u:mallory')", database: database)
-            #expect(await a.waitForEviction(.user("mallory"), since: start, timeout: .seconds(1)) != nil)
-            #expect(await b.waitForEviction(.user("mallory"), since: start, timeout: .seconds(1)) != nil)
+            #expect(await a.waitForEviction(.user("mallory"), since: start, timeout: .seconds(5)) != nil)
+            #expect(await b.waitForEviction(.user("mallory"), since: start, timeout: .seconds(5)) != nil)
             #expect(a.evictions == [.user("mallory")])
             #expect(b.evictions == actions.map(\.1) + [.user("mallory")])
         }
@@ -263,7 +264,7 @@ struct PostgresSessionStoreTests {
                 print("late database: the store answered \(ContinuousClock.now - up) after the database came up")
                 let (probe, start) = (SessionID.random(), ContinuousClock.now)
                 try await a.store.delete(id: probe)
-                #expect(await b.waitForEviction(.session(probe), since: start, timeout: .seconds(1)) != nil)
+                #expect(await b.waitForEviction(.session(probe), since: start, timeout: .seconds(5)) != nil)
             }
         }
     }

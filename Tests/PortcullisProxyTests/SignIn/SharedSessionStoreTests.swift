@@ -55,7 +55,7 @@ struct SharedSessionStoreTests {
         return nil
     }
 
-    @Test("signed in through A, the session works through B; logged out through B, A refuses it within a second")
+    @Test("signed in through A, the session works through B; logged out through B, A refuses it within seconds (the latency is printed)")
     func signInAUseBLogoutB() async throws {
         try await Pair.with { pair in
             let (_, cookies) = try await pair.a.signIn("alice")
@@ -74,13 +74,16 @@ struct SharedSessionStoreTests {
             let logout = try await pair.getB("/.portcullis/logout", cookies: cookies)
             #expect(logout.status == 302)
             // A still had the session cached; the store's notification evicts it.
-            let latency = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: cookies).status == 401 }
-            #expect(latency != nil, "A still accepted the cookie a second after logout through B")
+            // The notice usually takes milliseconds; the window is wide for a loaded CI machine (without
+            // the notice A would accept the cached session until its revalidation, minutes away).
+            let latency = try await Self.within(5.0) { try await pair.a.get("/app/x", cookies: cookies).status == 401 }
+            #expect(latency != nil, "A still accepted the cookie 5 s after logout through B")
+            print("logout through B reached A after \(latency.map { "\($0) s" } ?? "-")")
             #expect(pair.a.live.gate.cache.count == 0)
         }
     }
 
-    @Test("revoking a user in the store ends their sessions on every instance within a second")
+    @Test("revoking a user in the store ends their sessions on every instance within seconds (the latency is printed)")
     func revokeUser() async throws {
         try await Pair.with { pair in
             let (_, alice) = try await pair.a.signIn("alice")
@@ -93,9 +96,10 @@ struct SharedSessionStoreTests {
             defer { running.cancel() }
             let ended = try await admin.deleteAll(username: "alice@contoso.example")
             #expect(ended == 1)
-            let onA = try await Self.within(1.0) { try await pair.a.get("/app/x", cookies: alice).status == 401 }
-            let onB = try await Self.within(1.0) { try await pair.getB("/app/x", cookies: alice).status == 401 }
+            let onA = try await Self.within(5.0) { try await pair.a.get("/app/x", cookies: alice).status == 401 }
+            let onB = try await Self.within(5.0) { try await pair.getB("/app/x", cookies: alice).status == 401 }
             #expect(onA != nil && onB != nil)
+            print("revocation reached A after \(onA.map { "\($0) s" } ?? "-"), B after \(onB.map { "\($0) s" } ?? "-")")
             #expect(try await pair.getB("/app/x", cookies: bob).status == 200)
         }
     }
