@@ -540,8 +540,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Asks admission about the request and carries out its decision.
     private func admit(_ request: AdmittedRequest, session: Admission.SessionState, context: ChannelHandlerContext) {
+        let head = request.head
         let admission = Admission.decide(
-            route: request.route.config, session: session, isBrowserNavigation: Self.isBrowserNavigation(request.head))
+            route: request.route.config, session: session, method: head.method.rawValue,
+            clientAddress: { IPAddress.parse(self.runtime.config.trustedProxies.clientAddress(peer: self.peer, forwardedFor: head.headers["x-forwarded-for"])) },
+            isBrowserNavigation: Self.isBrowserNavigation(head))
         let answer: LocalAnswer
         switch admission {
         case .proxy(let identity):
@@ -551,26 +554,57 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             answer = .response(SignInResponses.loginRedirect(path: request.target.path, query: request.target.query))
         case .unauthenticated:
             answer = Self.unauthenticatedAnswer
-        case .forbidden(let identity, let reason):
-            runtime.gate.audit.warning(
-                "access denied",
+        case .stepUp(let identity, let authContext, let redirect):
+            runtime.gate.audit.info(
+                "step-up required",
                 metadata: [
-                    "event": "access.denied", "user": "\(identity.username)", "route": "\(request.route.config.name)", "reason": "\(reason)",
-                    "peer": "\(peer)",
+                    "event": "access.step_up", "user": "\(identity.username)", "route": "\(request.route.config.name)",
+                    "authContext": "\(authContext)", "peer": "\(peer)",
                 ])
-            answer = .page(
-                GatewayPage(
-                    status: .forbidden, title: "Access denied",
-                    message: "Your account (\(identity.username)) does not have access to this application. Ask your administrator for access.",
-                    link: ("Sign out", "/.portcullis/logout")))
+            answer = SignInResponses.stepUp(path: request.target.path, query: request.target.query, authContext: authContext, redirect: redirect)
+        case .forbidden(let identity, let rule, let reason):
+            answer = denied(request, identity: identity, rule: rule, reason: reason)
         case .unavailable:
             answer = .page(SignInResponses.sessionsUnavailablePage())
         }
         state = .local(head: request.head, path: request.target.path, route: request.route.config.name, answer: answer, started: request.started)
     }
 
+    /// A 403 naming the route (never the rule: that is for the audit log), as a page for
+    /// browsers and JSON for API clients.
+    private func denied(_ request: AdmittedRequest, identity: Identity, rule: String, reason: String) -> LocalAnswer {
+        let route = request.route.config.name
+        runtime.gate.audit.warning(
+            "access denied",
+            metadata: [
+                "event": "access.denied", "user": "\(identity.username)", "route": "\(route)", "rule": "\(rule)", "reason": "\(reason)",
+                "peer": "\(peer)",
+            ])
+        guard Self.isBrowserNavigation(request.head) else {
+            return .response(
+                LocalResponse(
+                    status: .forbidden, contentType: "application/json",
+                    body: "{\"status\":403,\"error\":\"forbidden\",\"route\":\(JSONText.quoted(route)),\"message\":\"Your account does not have access to this application.\"}\n"))
+        }
+        return .page(
+            GatewayPage(
+                status: .forbidden, title: "Access denied",
+                message: "Your account (\(identity.username)) does not have access to \(route). Ask your administrator for access.",
+                link: ("Sign out", "/.portcullis/logout")))
+    }
+
     private func forward(_ request: AdmittedRequest, identity: Identity?, context: ChannelHandlerContext) {
         let head = request.head, target = request.target, route = request.route
+        var identityFields: [UInt8] = []
+        if let identity {
+            switch identityHeaderMemo.fields(for: identity, route: route, logger: logger) {
+            case .success(let fields): identityFields = fields
+            case .failure(let refusal):
+                let answer = denied(request, identity: identity, rule: "headers.username", reason: "route \(route.config.name): \(refusal.reason)")
+                state = .local(head: head, path: target.path, route: route.config.name, answer: answer, started: request.started)
+                return
+            }
+        }
         if Self.expectsContinue(head) {
             // Upstream 1xx answers are not relayed, so the gateway itself invites the body
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
@@ -581,8 +615,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, host: request.host, route: route, runtime: runtime, peer: peer,
-            identityFields: identity.map { identityHeaderMemo.fields(for: $0, runtime: runtime) } ?? [],
-            into: &headBuffer)
+            identityFields: identityFields, into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)
         if draining { exchange.keepClientAlive = false }

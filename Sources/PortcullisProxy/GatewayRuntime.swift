@@ -36,8 +36,9 @@ public final class GatewayRuntime: Sendable {
         sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators, created: services.now())
         ourCookies = config.hasSignIn ? sessionRules.cookies : nil
         self.routeTable = RouteTable(routes: config.routes)
-        self.headerRules = HeaderRules(identityHeaders: config.identityHeaders)
-        let routes = config.routes.map(RouteTarget.init)
+        let routes = config.routes.map { RouteTarget($0, config: config) }
+        // Every name any route writes is stripped from every client request on every route.
+        self.headerRules = HeaderRules(identityHeaders: config.identityHeaders, alsoStrip: routes.flatMap(\.headerPlan.headerNames))
         self.routes = routes
         self.forwardedProto = config.publicURL.scheme
         self.forwardedPort = String(config.publicURL.port)
@@ -86,9 +87,12 @@ final class RouteTarget: Sendable {
     let connectTimeout: TimeAmount
     let responseTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    /// Which identity headers this route sends, under which names.
+    let headerPlan: IdentityHeaderPlan
 
-    init(_ route: RouteConfig) {
+    init(_ route: RouteConfig, config gateway: GatewayConfig) {
         config = route
+        headerPlan = IdentityHeaderPlan(route: route, names: gateway.identityHeaders, assertionConfigured: gateway.assertion != nil)
         key = UpstreamKey(host: route.upstream.host, port: route.upstream.port)
         upstreamAuthority = route.upstream.authority
         address = try? SocketAddress(ipAddress: route.upstream.host, port: route.upstream.port)

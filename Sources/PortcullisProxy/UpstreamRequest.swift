@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 import PortcullisCore
@@ -147,10 +148,10 @@ enum UpstreamRequest {
         value.utf8.count == 9 && fieldName(value, is: "websocket")
     }
 
-    /// The identity header lines (`Name: value\r\n` each) sent upstream for `identity`.
-    static func renderIdentityHeaders(_ identity: Identity, names: IdentityHeaderNames) -> [UInt8] {
+    /// Header lines (`Name: value\r\n` each), as sent upstream.
+    static func headerLines(_ lines: [(name: String, value: String)]) -> [UInt8] {
         var out: [UInt8] = []
-        for (name, value) in identityHeaders(identity, names: names) {
+        for (name, value) in lines {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
             out.append(contentsOf: value.utf8)
@@ -158,36 +159,35 @@ enum UpstreamRequest {
         }
         return out
     }
-
-    /// The signed-in user's identity, under the configured header names. Values were checked
-    /// for control characters when the identity was built; lists are comma-separated.
-    static func identityHeaders(_ identity: Identity, names: IdentityHeaderNames) -> [(String, String)] {
-        var fields = [(names.user, identity.username)]
-        if let email = identity.email { fields.append((names.email, email)) }
-        if let name = identity.displayName { fields.append((names.name, name)) }
-        if !identity.roles.isEmpty { fields.append((names.roles, identity.roles.joined(separator: ","))) }
-        if !identity.groups.isEmpty { fields.append((names.groups, identity.groups.joined(separator: ","))) }
-        fields.append((names.authMethod, identity.method.rawValue))
-        return fields
-    }
 }
 
-/// The identity header lines a connection rendered last, and for which identity: requests on
-/// one keep-alive connection nearly always carry the same session, so the lines are written
-/// from these bytes instead of joined and rendered again. Keyed by the whole identity (equal
-/// identities render equally), so a revalidation that changed roles or groups renders anew.
-/// Also keyed by the runtime whose header names rendered them, so a reload that renames a
-/// header applies on open keep-alive connections too.
+/// The identity header lines a connection rendered last, and for which identity and route:
+/// requests on one keep-alive connection nearly always carry the same session to the same
+/// route, so the lines are written from these bytes instead of rendered again. Keyed by the
+/// whole identity (equal identities render equally), so a revalidation that changed roles or
+/// groups renders anew, and by the route and runtime whose plan rendered them, so a reload
+/// that renames a header applies on open keep-alive connections too.
 struct IdentityHeaderMemo {
     private var identity: Identity?
-    private var runtime: GatewayRuntime?
-    private var rendered: [UInt8] = []
+    private var route: RouteTarget?
+    private var rendered: Result<[UInt8], HeaderRefusal> = .success([])
 
-    mutating func fields(for identity: Identity, runtime: GatewayRuntime) -> [UInt8] {
-        if runtime !== self.runtime || identity != self.identity {
-            rendered = UpstreamRequest.renderIdentityHeaders(identity, names: runtime.config.identityHeaders)
+    struct HeaderRefusal: Error {
+        var reason: String
+    }
+
+    /// The route's identity header lines for `identity`, or why the route cannot serve it.
+    mutating func fields(for identity: Identity, route: RouteTarget, logger: Logger) -> Result<[UInt8], HeaderRefusal> {
+        if route !== self.route || identity != self.identity {
+            let result = route.headerPlan.render(identity)
+            if !result.cut.isEmpty {
+                logger.warning(
+                    "identity header value cut to \(IdentityHeaderValue.maxBytes) bytes",
+                    metadata: ["route": "\(route.config.name)", "headers": "\(result.cut.joined(separator: ","))", "user": "\(identity.username)"])
+            }
+            rendered = result.refusal.map { .failure(HeaderRefusal(reason: $0)) } ?? .success(UpstreamRequest.headerLines(result.lines))
             self.identity = identity
-            self.runtime = runtime
+            self.route = route
         }
         return rendered
     }

@@ -15,16 +15,19 @@ struct AdmissionTests {
     static let open = route(#", "public": true"#)
     static let protected = route("")
     static let admins = route(#", "allow": { "roles": ["Admin"] }"#)
+    static let stepUp = route(#", "authContext": "c1""#)
 
-    static func identity(_ username: String, roles: [String] = []) -> Identity {
-        Identity(username: username, email: nil, displayName: nil, objectId: nil, tenantId: nil, roles: roles, groups: [], method: .sso)
+    static func identity(_ username: String, roles: [String] = [], method: Identity.Method = .sso, contexts: [String] = []) -> Identity {
+        Identity(username: username, roles: roles, method: method, authContexts: contexts)
     }
 
     static let alice = identity("alice", roles: ["Admin"])
     static let bob = identity("bob")
+    static let carol = identity("carol", contexts: ["c1"])
+    static let local = identity("dave", method: .local)
 
     enum Expected: Equatable {
-        case proxy(String?), signIn, unauthenticated, forbidden(String), unavailable
+        case proxy(String?), signIn, unauthenticated, forbidden(String), unavailable, stepUp(String, redirect: Bool)
     }
 
     static func expected(_ admission: Admission) -> Expected {
@@ -32,7 +35,8 @@ struct AdmissionTests {
         case .proxy(let identity): .proxy(identity?.username)
         case .signIn: .signIn
         case .unauthenticated: .unauthenticated
-        case .forbidden(let identity, _): .forbidden(identity.username)
+        case .forbidden(let identity, _, _): .forbidden(identity.username)
+        case .stepUp(let identity, let context, let redirect): .stepUp(identity.username + " " + context, redirect: redirect)
         case .unavailable: .unavailable
         }
     }
@@ -57,18 +61,38 @@ struct AdmissionTests {
             (admins, .anonymous, true, .signIn),
             (admins, .anonymous, false, .unauthenticated),
             (admins, .unavailable, false, .unavailable),
+            // An authentication context: a session without it steps up (browsers by redirect),
+            // one with it passes, and a local session, which cannot get it, is refused.
+            (stepUp, .live(bob), true, .stepUp("bob c1", redirect: true)),
+            (stepUp, .live(bob), false, .stepUp("bob c1", redirect: false)),
+            (stepUp, .live(carol), true, .proxy("carol")),
+            (stepUp, .live(local), true, .forbidden("dave")),
+            (stepUp, .anonymous, true, .signIn),
         ] as [(RouteConfig, Admission.SessionState, Bool, Expected)])
     func table(route: RouteConfig, session: Admission.SessionState, navigation: Bool, expected: Expected) {
-        #expect(Self.expected(Admission.decide(route: route, session: session, isBrowserNavigation: navigation)) == expected)
+        #expect(Self.expected(Admission.decide(route: route, session: session, method: "GET", isBrowserNavigation: navigation)) == expected)
     }
 
-    @Test("a refusal names the route for the audit log")
+    @Test("a refusal names the route and the rule for the audit log")
     func forbiddenReason() {
-        guard case .forbidden(_, let reason) = Admission.decide(route: Self.admins, session: .live(Self.bob), isBrowserNavigation: true) else {
+        guard case .forbidden(_, let rule, let reason) = Admission.decide(route: Self.admins, session: .live(Self.bob), method: "GET", isBrowserNavigation: true)
+        else {
             Issue.record("not forbidden")
             return
         }
+        #expect(rule == "allow")
         #expect(reason.contains("route r"))
+        #expect(reason.contains("no allow rule matched"))
+    }
+
+    @Test("deny is checked before step-up: a denied user is not sent to sign in again")
+    func denyBeforeStepUp() {
+        let route = Self.route(#", "authContext": "c1", "deny": { "name": "no-bob", "users": ["bob"] }"#)
+        guard case .forbidden(_, let rule, _) = Admission.decide(route: route, session: .live(Self.bob), method: "GET", isBrowserNavigation: true) else {
+            Issue.record("not forbidden")
+            return
+        }
+        #expect(rule == "no-bob")
     }
 
     @Test("navigation is asked only when there is no session on a protected route")
@@ -78,10 +102,10 @@ struct AdmissionTests {
             asked += 1
             return true
         }
-        _ = Admission.decide(route: Self.open, session: .anonymous, isBrowserNavigation: navigation())
-        _ = Admission.decide(route: Self.protected, session: .live(Self.bob), isBrowserNavigation: navigation())
+        _ = Admission.decide(route: Self.open, session: .anonymous, method: "GET", isBrowserNavigation: navigation())
+        _ = Admission.decide(route: Self.protected, session: .live(Self.bob), method: "GET", isBrowserNavigation: navigation())
         #expect(asked == 0)
-        _ = Admission.decide(route: Self.protected, session: .anonymous, isBrowserNavigation: navigation())
+        _ = Admission.decide(route: Self.protected, session: .anonymous, method: "GET", isBrowserNavigation: navigation())
         #expect(asked == 1)
     }
 

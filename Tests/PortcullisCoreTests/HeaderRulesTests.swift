@@ -13,12 +13,12 @@ struct HeaderRulesTests {
     }
 
     @Test(
-        "identity headers are stripped in any case and with _ for -",
+        "identity headers are stripped however CGI, PHP, WSGI or IIS would fold them (case, and -, _, . or any other non-alphanumeric alike)",
         arguments: [
             "X-Forwarded-User", "x-forwarded-user", "X_FORWARDED_USER", "x_Forwarded-user", "X-Forwarded-Email",
             "X-Forwarded-Name", "X-Forwarded-Roles", "X-Forwarded-Groups", "X-Forwarded-Permissions", "X-Auth-Method",
             "x_auth_method", "X-Portcullis-Assertion", "Remote-User", "REMOTE_USER", "X-Forwarded-Proto", "x_forwarded_host",
-            "X-Forwarded-Port",
+            "X-Forwarded-Port", "X.Forwarded.User", "x.forwarded_user", "X~Forwarded!User", "X*Auth*Method", "Remote.User",
         ])
     func identityStripped(name: String) {
         #expect(rules.stripsFromRequest(name, connectionTokens: nil))
@@ -66,5 +66,6 @@ struct HeaderRulesTests {
         #expect(!HeaderName.isToken("X User"))
         #expect(!HeaderName.isToken("X:User"))
         #expect(HeaderName.normalized("X_Forwarded_USER") == "x-forwarded-user")
+        #expect(HeaderName.normalized("X.Forwarded~User") == "x-forwarded-user")
     }
 }

@@ -188,6 +188,13 @@ public struct ConfigObjectReader {
         }
     }
 
+    /// One object or an array of them (`"allow": {…}` or `"allow": [{…}, {…}]`): a single
+    /// item keeps the key's path (`routes[0].allow`), array items get their index.
+    public func sectionOrSections<S: ConfigSection>(_ key: String, as type: S.Type = S.self) -> [S] {
+        if case .object(let object)? = values[key] { return [read(S.self, at: path(of: key), from: object)] }
+        return sections(key, as: type)
+    }
+
     func child(path: String, values: [String: JSONValue]) -> ConfigObjectReader {
         ConfigObjectReader(
             path: path, values: values, issues: issues, baseDirectory: baseDirectory, environment: environment)

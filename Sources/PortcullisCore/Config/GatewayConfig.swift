@@ -25,6 +25,11 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var trustedProxies: TrustedProxies
     /// Seconds a graceful stop (SIGTERM) lets requests in flight finish before closing them.
     public var shutdownTimeout: Double
+    /// Group object id → display name, so rules and permission maps can name groups
+    /// (`"groups": ["Repairs Staff"]`) while tokens carry only ids.
+    public var groupNames: [String: String]
+    /// The signed identity assertion; nil: none is sent.
+    public var assertion: AssertionConfig?
     /// Every file the config names (keys, secrets, certificates), as absolute paths: a
     /// reload watches them along with the config file itself.
     public var referencedFiles: [String] = []
@@ -45,6 +50,8 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .object("sso", SSOConfig.self),
             .value("trustedProxies"),
             .value("shutdownTimeout"),
+            .value("groupNames"),
+            .object("assertion", AssertionConfig.self),
         ]
     }
 
@@ -87,7 +94,17 @@ public struct GatewayConfig: ConfigSection, Sendable {
         }
         trustedProxies = TrustedProxies(blocks: blocks)
         shutdownTimeout = reader.seconds("shutdownTimeout", default: 30, in: 0...3_600)
+        groupNames = [:]
+        for (id, value) in reader.object("groupNames") ?? [:] {
+            if let name = value.stringValue, !name.isEmpty, Self.isGroupID(id) {
+                groupNames[id.lowercased()] = name
+            } else {
+                reader.fail("groupNames.\(id)", "must map a group object id (a GUID) to a non-empty name")
+            }
+        }
+        assertion = reader.optionalSection("assertion")
         validateRoutes(reader)
+        resolveGroupNames(reader)
         validateLocalSignIn(reader)
     }
 
@@ -166,6 +183,49 @@ public struct GatewayConfig: ConfigSection, Sendable {
                 )
             }
         }
+    }
+
+    /// Group names in rules and permission maps → object ids, through `groupNames`. A rule's
+    /// group that is neither an id nor a known name is an error (a typo would otherwise
+    /// silently match nobody); a permission key that is neither is taken as a role.
+    private mutating func resolveGroupNames(_ reader: ConfigObjectReader) {
+        var idByName: [String: String] = [:]
+        for (id, name) in groupNames { idByName[name.lowercased()] = id }
+        for index in routes.indices {
+            for (list, key) in [(\RoutePolicy.allow, "allow"), (\RoutePolicy.deny, "deny")] {
+                for ruleIndex in routes[index].policy[keyPath: list].indices {
+                    var rule = routes[index].policy[keyPath: list][ruleIndex]
+                    var resolved: Set<String> = []
+                    for group in rule.groups.sorted() {
+                        if Self.isGroupID(group) {
+                            resolved.insert(group)
+                        } else if let id = idByName[group] {
+                            resolved.insert(id)
+                        } else {
+                            reader.issues.add("routes[\(index)].\(key).groups", "\"\(TextCheck.quotable(group))\" is neither a group object id nor a name in groupNames")
+                        }
+                    }
+                    rule.groups = resolved
+                    if let writable = list as? WritableKeyPath<RoutePolicy, [AccessRule]> {
+                        routes[index].policy[keyPath: writable][ruleIndex] = rule
+                    }
+                }
+            }
+            for entryIndex in routes[index].permissions.entries.indices {
+                let key = routes[index].permissions.entries[entryIndex].key
+                if Self.isGroupID(key) {
+                    routes[index].permissions.entries[entryIndex].key = key.lowercased()
+                } else if let id = idByName[key.lowercased()] {
+                    routes[index].permissions.entries[entryIndex].key = id
+                }
+            }
+        }
+    }
+
+    /// A GUID, as Entra writes group object ids.
+    static func isGroupID(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
     }
 
     /// Whether any sign-in method is configured; without one no route may be protected.

@@ -17,13 +17,21 @@ public struct RouteConfig: ConfigSection, Sendable {
     /// Remove `pathPrefix` from the path before forwarding (`/app/x` → `/x`).
     public var stripPrefix: Bool
     public var timeouts: RouteTimeouts
-    /// Who may use this protected route; nil: anyone signed in.
-    public var allow: AccessPolicy?
+    /// Who may use this protected route (`allow` and `deny`); no rules: anyone signed in.
+    public var policy: RoutePolicy
+    /// What this route's upstream is told about the user (defaults: `identityHeaders`).
+    public var headers: RouteHeadersConfig
+    /// Roles and groups → the app's permission names, sent in the permissions header.
+    public var permissions: PermissionMap
+    /// An Entra Conditional Access authentication context (`c1`…`c99`) the session's ID token
+    /// must carry in `acrs`; a session without it is sent back to Entra to step up.
+    public var authContext: String?
 
     public static var fields: [ConfigField] {
         [
             .value("name"), .value("host"), .value("pathPrefix"), .value("caseInsensitive"), .value("upstream"),
-            .value("public"), .object("allow", AccessPolicy.self), .value("preserveHost"), .value("stripPrefix"),
+            .value("public"), .array("allow", of: AccessRule.self), .array("deny", of: AccessRule.self),
+            .value("authContext"), .object("headers", RouteHeadersConfig.self), .value("permissions"), .value("preserveHost"), .value("stripPrefix"),
             .object("timeouts", RouteTimeouts.self),
         ]
     }
@@ -61,13 +69,27 @@ public struct RouteConfig: ConfigSection, Sendable {
         }
 
         isPublic = reader.bool("public", default: false)
-        allow = reader.optionalSection("allow")
-        if isPublic && allow != nil {
-            reader.fail("allow", "a public route admits everyone; remove allow or set public to false")
+        policy = RoutePolicy(allow: reader.sectionOrSections("allow"), deny: reader.sectionOrSections("deny"))
+        authContext = reader.string("authContext")
+        if isPublic {
+            for key in ["allow", "deny", "authContext"] where reader.has(key) {
+                reader.fail(key, "a public route admits everyone; remove \(key) or set public to false")
+            }
         }
+        if let context = authContext, !Self.isAuthContextID(context) {
+            reader.fail("authContext", "\"\(TextCheck.quotable(context))\" is not an authentication context id (c1 to c99, as Entra names them)")
+        }
+        headers = reader.optionalSection("headers") ?? RouteHeadersConfig()
+        permissions = PermissionMap(reading: reader.object("permissions") ?? [:]) { key, reason in reader.fail("permissions.\(key)", reason) }
         preserveHost = reader.bool("preserveHost", default: false)
         stripPrefix = reader.bool("stripPrefix", default: false)
         timeouts = reader.section("timeouts")
+    }
+
+    /// Entra's authentication context ids: `c1` to `c99`.
+    public static func isAuthContextID(_ text: String) -> Bool {
+        guard text.hasPrefix("c"), let number = Int(text.dropFirst()), String(number) == text.dropFirst() else { return false }
+        return (1...99).contains(number)
     }
 
     static func isValidHostPattern(_ host: String) -> Bool {

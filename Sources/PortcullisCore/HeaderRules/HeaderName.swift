@@ -15,18 +15,21 @@ public enum HeaderName {
         }
     }
 
-    /// Lowercased with `_` folded into `-`: the form under which two names reach an
-    /// application as the same variable (CGI, PHP, many frameworks map `X_Forwarded_User`
-    /// and `x-forwarded-user` alike), so stripping must compare in this form.
+    /// Lowercased, with every byte that is not a letter or digit folded into `-`: the form
+    /// under which two names reach an application as the same variable. CGI, PHP, WSGI and
+    /// IIS turn `X-Forwarded-User`, `x_forwarded_user` and `X.Forwarded.User` alike into
+    /// `HTTP_X_FORWARDED_USER`, so stripping must compare in this form.
     public static func normalized(_ name: String) -> String {
         String(decoding: name.utf8.map(fold), as: UTF8.self)
     }
 
     @inline(__always)
     static func fold(_ byte: UInt8) -> UInt8 {
-        if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { return byte | 0x20 }
-        if byte == UInt8(ascii: "_") { return UInt8(ascii: "-") }
-        return byte
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte | 0x20
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return byte
+        default: return UInt8(ascii: "-")
+        }
     }
 }
 

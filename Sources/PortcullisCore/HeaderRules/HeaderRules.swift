@@ -15,12 +15,15 @@ public struct HeaderRules: Sendable {
     public static let gatewaySet: [String] = ["X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port"]
 
     /// Identity headers plus gateway-set ones: removed from every client request, on every
-    /// route, in any letter case and with `_` for `-`.
+    /// route, compared as CGI/PHP/IIS fold names (letter case ignored, `-`, `_`, `.` and any
+    /// other non-alphanumeric byte alike).
     public let clientForbidden: HeaderNameSet
     private let hopByHopSet = HeaderNameSet(HeaderRules.hopByHop)
 
-    public init(identityHeaders: IdentityHeaderNames) {
-        clientForbidden = HeaderNameSet(identityHeaders.all + Self.gatewaySet)
+    /// - Parameter alsoStrip: further names the gateway writes (routes' own identity header
+    ///   names and static headers).
+    public init(identityHeaders: IdentityHeaderNames, alsoStrip: [String] = []) {
+        clientForbidden = HeaderNameSet(identityHeaders.all + Self.gatewaySet + alsoStrip)
     }
 
     /// Whether a client request header must be dropped before forwarding. `connectionTokens`

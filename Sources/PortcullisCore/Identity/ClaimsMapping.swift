@@ -25,7 +25,7 @@ public struct ClaimsMapping: Sendable {
         case .failure(let error): return .rejected(error.description)
         }
         var identity = Identity(username: name, method: .sso)
-        for (claim, keyPath) in [("email", \Identity.email), ("name", \.displayName), ("oid", \.objectId), ("tid", \.tenantId)] {
+        for (claim, keyPath) in [("email", \Identity.email), ("name", \.displayName), ("oid", \.objectId), ("tid", \.tenantId), ("sub", \.subject), ("upn", \.upn)] {
             guard let value = claims[claim] else { continue }
             guard let text = value.stringValue else { return .rejected("the \"\(claim)\" claim is \(value.kindName), not a string") }
             guard Self.isHeaderSafe(text) else { return .rejected("the \"\(claim)\" claim contains control characters") }
@@ -39,6 +39,11 @@ public struct ClaimsMapping: Sendable {
         case .success(let groups): identity.groups = groups
         case .failure(let reason): return .rejected(reason.message)
         }
+        if case .string(let preferred)? = claims["preferred_username"], Self.isHeaderSafe(preferred), !preferred.isEmpty {
+            identity.preferredUsername = preferred
+        }
+        // Authentication contexts only ever widen access, so an unreadable `acrs` counts as none.
+        if case .success(let contexts) = Self.stringList(claims["acrs"], claim: "acrs") { identity.authContexts = contexts }
         if claims["groups"] == nil && Self.signalsGroupsOverage(claims) {
             return .groupsOverage(identity)
         }

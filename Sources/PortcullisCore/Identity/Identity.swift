@@ -22,6 +22,13 @@ public struct Identity: Sendable, Equatable, Codable {
         var roles: [String]
         var groups: [String]
         var method: Method
+        /// Optional so records stored before these fields existed still decode.
+        var subject: String?
+        var authContexts: [String]?
+        /// `preferred_username` when it differs from `username`, and `upn`: what a route's own
+        /// username rule may take instead of the gateway-wide one.
+        var preferredUsername: String?
+        var upn: String?
     }
 
     private var fields: CopyOnWrite<Fields>
@@ -62,15 +69,35 @@ public struct Identity: Sendable, Equatable, Codable {
         get { fields.value.method }
         set { fields.value.method = newValue }
     }
+    /// The ID token's `sub`: a refresh must never change it (nor `oid`/`tid`).
+    public var subject: String? {
+        get { fields.value.subject }
+        set { fields.value.subject = newValue }
+    }
+    /// The `preferred_username` claim (the username itself when it was not kept apart).
+    public var preferredUsername: String {
+        get { fields.value.preferredUsername ?? fields.value.username }
+        set { fields.value.preferredUsername = newValue == fields.value.username ? nil : newValue }
+    }
+    public var upn: String? {
+        get { fields.value.upn }
+        set { fields.value.upn = newValue }
+    }
+    /// Conditional Access authentication contexts the sign-in satisfied (`acrs` claim).
+    public var authContexts: [String] {
+        get { fields.value.authContexts ?? [] }
+        set { fields.value.authContexts = newValue.isEmpty ? nil : newValue }
+    }
 
     public init(
         username: String, email: String? = nil, displayName: String? = nil, objectId: String? = nil,
-        tenantId: String? = nil, roles: [String] = [], groups: [String] = [], method: Method
+        tenantId: String? = nil, roles: [String] = [], groups: [String] = [], method: Method, subject: String? = nil,
+        authContexts: [String] = []
     ) {
         fields = CopyOnWrite(
             Fields(
                 username: username, email: email, displayName: displayName, objectId: objectId, tenantId: tenantId,
-                roles: roles, groups: groups, method: method))
+                roles: roles, groups: groups, method: method, subject: subject, authContexts: authContexts.isEmpty ? nil : authContexts))
     }
 
     public init(from decoder: any Decoder) throws {

@@ -87,6 +87,19 @@ public struct UsernameMapping: Sendable {
         return Self.checked(username, claim: claim.rawValue)
     }
 
+    /// A route's own username for a signed-in identity, from the claims the identity kept
+    /// (`preferred_username`, `upn`, `email`, `oid`).
+    public func username(for identity: Identity) -> Result<String, UsernameMappingError> {
+        let value: String?
+        switch claim {
+        case .preferredUsername: value = identity.preferredUsername
+        case .upn: value = identity.upn
+        case .email: value = identity.email
+        case .oid: value = identity.objectId
+        }
+        return username(from: value.map { [claim.rawValue: ClaimValue.string($0)] } ?? [:])
+    }
+
     /// Override keys equal except for case, sorted, for config validation to report.
     public static func caseInsensitiveDuplicateKeys(_ overrides: [String: String]) -> [String] {
         Dictionary(grouping: overrides.keys, by: { $0.lowercased() }).values

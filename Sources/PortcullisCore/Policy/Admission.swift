@@ -10,8 +10,13 @@ public enum Admission: Equatable, Sendable {
     case signIn
     /// Anyone else without a session (scripts, XHR, non-GET): a 401 they can act on.
     case unauthenticated
-    /// Signed in but refused by the route's policy; `reason` goes to the audit log only.
-    case forbidden(Identity, reason: String)
+    /// Signed in and allowed, but the route needs an authentication context (`acrs`) the
+    /// session's sign-in did not satisfy: back to Entra asking for it when `redirect` (a
+    /// browser navigating), otherwise a 401 saying so. The session stays for other routes.
+    case stepUp(Identity, authContext: String, redirect: Bool)
+    /// Signed in but refused by the route's policy: `rule` names the rule that decided and
+    /// `reason` is the audit sentence; neither is shown to the user.
+    case forbidden(Identity, rule: String, reason: String)
     /// The session could not be checked (the shared store is down): 503, fail closed.
     case unavailable
 
@@ -22,16 +27,28 @@ public enum Admission: Equatable, Sendable {
         case unavailable
     }
 
-    /// The decision for `route`. `isBrowserNavigation` is asked only for a request without
-    /// a session on a protected route, so the common cases read no further headers.
+    /// The decision for `route` on a `method` request. `isBrowserNavigation` is asked only
+    /// when a redirect is on the table, and `clientAddress` only by a rule with
+    /// `clientAddresses`, so the common cases read no further headers.
     public static func decide(
-        route: RouteConfig, session: SessionState, isBrowserNavigation: @autoclosure () -> Bool
+        route: RouteConfig, session: SessionState, method: String, clientAddress: () -> IPAddress? = { nil },
+        isBrowserNavigation: @autoclosure () -> Bool
     ) -> Admission {
         if route.isPublic { return .proxy(nil) }
         switch session {
         case .live(let identity):
-            if let policy = route.allow, !policy.allows(identity) {
-                return .forbidden(identity, reason: "route \(route.name): allow matches none of the user's roles, groups, name, domain or tenant")
+            if !route.policy.admitsEveryone,
+                case .denied(let rule, let reason) = route.policy.decide(identity, method: method, clientAddress: clientAddress)
+            {
+                return .forbidden(identity, rule: rule, reason: "route \(route.name): \(reason)")
+            }
+            if let context = route.authContext, !identity.authContexts.contains(context) {
+                // Only Entra can satisfy an authentication context: a local (break-glass)
+                // session is refused rather than sent to a sign-in it could not complete.
+                guard identity.method == .sso else {
+                    return .forbidden(identity, rule: "authContext", reason: "route \(route.name): needs authentication context \(context), which a local session cannot have")
+                }
+                return .stepUp(identity, authContext: context, redirect: isBrowserNavigation())
             }
             return .proxy(identity)
         case .anonymous:

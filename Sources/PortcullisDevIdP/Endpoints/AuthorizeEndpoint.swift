@@ -48,6 +48,12 @@ struct AuthorizeEndpoint {
                     "invalid_request", 9002325,
                     "Proof Key for Code Exchange is required: send a code_challenge with code_challenge_method 'S256'."))
         }
+        let authenticationContexts: [String]
+        do {
+            authenticationContexts = try ClaimsRequest.authenticationContexts(parameters.value("claims"))
+        } catch {
+            return fail(error)
+        }
 
         let users = directory.users.filter(tenant.allows)
         guard let key = parameters.value("dev_user") else {
@@ -57,7 +63,9 @@ struct AuthorizeEndpoint {
                         "login_required", 50058,
                         "A silent sign-in request was sent but no user is signed in (the development IdP keeps no sign-in session)."))
             }
-            return picker(parameters: parameters, segment: segment, users: users, clientID: clientID, redirectURI: redirectURI)
+            return picker(
+                parameters: parameters, segment: segment, users: users, clientID: clientID, redirectURI: redirectURI,
+                authenticationContexts: authenticationContexts)
         }
         guard let user = users.first(where: { $0.key == key }) else {
             return .errorPage(
@@ -74,10 +82,11 @@ struct AuthorizeEndpoint {
 
         let sid = UUID().uuidString.lowercased()
         let now = authority.now()
+        // Picking the user is the step-up: any user satisfies every requested context.
         let pending = AuthorizationCode(
             clientID: clientID, redirectURI: redirectURI, codeChallenge: challenge, nonce: parameters["nonce"],
             scopes: TokenGrant.scopes(scope), userKey: user.key, tenantID: tenant.tenantID, sid: sid,
-            expires: now + GrantLedger.codeLifetime)
+            acrs: authenticationContexts, expires: now + GrantLedger.codeLifetime)
         let code = authority.state.withLockedValue { $0.ledger.issueCode(pending) }
         var answer = FormParameters()
         answer.set("code", code)
@@ -98,8 +107,11 @@ struct AuthorizeEndpoint {
         }
     }
 
+    /// The sign-in page. When authentication contexts were requested it says so in one line
+    /// (`id="step-up"`), so a browser test can see that the gateway asked for a step-up.
     private func picker(
-        parameters: FormParameters, segment: String, users: [DevIdPUser], clientID: String, redirectURI: String
+        parameters: FormParameters, segment: String, users: [DevIdPUser], clientID: String, redirectURI: String,
+        authenticationContexts: [String]
     ) -> DevIdPResponse {
         let hint = parameters["login_hint"]?.lowercased()
         let ordered = users.filter { $0.preferredUsername.lowercased() == hint } + users.filter { $0.preferredUsername.lowercased() != hint }
@@ -121,9 +133,15 @@ struct AuthorizeEndpoint {
 
                 """
         }
+        let stepUp =
+            authenticationContexts.isEmpty
+            ? ""
+            : "<p id=\"step-up\">Extra verification requested: authentication context "
+                + HTMLPage.escape(authenticationContexts.joined(separator: ", "))
+                + " (picking a user satisfies it here).</p>\n"
         let body = """
             <p>Signing in to <code>\(HTMLPage.escape(clientID))</code>; the answer goes to <code>\(HTMLPage.escape(redirectURI))</code>.</p>
-            <p>Pick a user (no password: this is a test identity provider).</p>
+            \(stepUp)<p>Pick a user (no password: this is a test identity provider).</p>
             <ul>
             \(items.isEmpty ? "<li>No users in this tenant.</li>" : items)</ul>
             """

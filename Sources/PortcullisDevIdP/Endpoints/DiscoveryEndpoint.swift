@@ -42,7 +42,7 @@ struct DiscoveryEndpoint {
 
     static let claims = [
         "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
-        "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
+        "aud", "exp", "iat", "auth_time", "acr", "acrs", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
         "c_hash", "email", "oid", "sid", "roles", "groups", "upn",
     ]
 

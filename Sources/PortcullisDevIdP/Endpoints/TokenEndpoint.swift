@@ -72,7 +72,8 @@ struct TokenEndpoint {
             try checkTenant(tenant, user: user)
             code.redeemed = true
             state.ledger.codes[value] = code
-            let grant = TokenGrant(user: user, clientID: client.clientId, scopes: code.scopes, sid: code.sid, nonce: code.nonce)
+            let grant = TokenGrant(
+                user: user, clientID: client.clientId, scopes: code.scopes, sid: code.sid, nonce: code.nonce, acrs: code.acrs)
             return try grant.issue(in: &state, issuer: issuerOf(user.tid), now: now)
         }
     }
@@ -109,7 +110,8 @@ struct TokenEndpoint {
             try checkTenant(tenant, user: user)
             grant.superseded = true
             state.ledger.refreshTokens[value] = grant
-            let next = TokenGrant(user: user, clientID: client.clientId, scopes: grant.scopes, sid: grant.sid, nonce: nil)
+            let next = TokenGrant(
+                user: user, clientID: client.clientId, scopes: grant.scopes, sid: grant.sid, nonce: nil, acrs: grant.acrs)
             return try next.issue(in: &state, issuer: issuerOf(user.tid), now: now)
         }
     }

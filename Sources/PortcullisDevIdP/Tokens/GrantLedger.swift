@@ -12,6 +12,10 @@ struct AuthorizationCode: Sendable {
     /// The tenant the authorize request named, when it named one (not organizations/common).
     var tenantID: String?
     var sid: String
+    /// The authentication contexts (`c1`…) this sign-in satisfied, for the ID token's `acrs`:
+    /// all those requested, since the development IdP has no policy that could deny one (any
+    /// user satisfies any context by being picked).
+    var acrs: [String] = []
     var expires: Date
     /// Entra keeps a redeemed code marked used, so a second redemption fails with AADSTS54005
     /// rather than "unknown code".
@@ -24,6 +28,9 @@ struct RefreshGrant: Sendable {
     var userKey: String
     var scopes: [String]
     var sid: String
+    /// Kept from the original sign-in, so a session that stepped up stays stepped up when
+    /// refreshed.
+    var acrs: [String]
     var expires: Date
     var superseded = false
 }

@@ -9,8 +9,10 @@ enum IDTokenClaims {
     /// - Parameters:
     ///   - nonce: the authorize request's nonce; only code redemptions carry one (Entra
     ///     leaves it out of tokens from refresh grants).
+    ///   - acrs: the Conditional Access authentication contexts satisfied (`c1`…); the claim
+    ///     is left out when there are none, as Entra does.
     static func make(
-        user: DevIdPUser, clientID: String, issuer: String, nonce: String?, sid: String, now: Date
+        user: DevIdPUser, clientID: String, issuer: String, nonce: String?, sid: String, acrs: [String], now: Date
     ) -> JSONValue {
         let issuedAt = Int(now.timeIntervalSince1970)
         var claims: [(String, JSONValue)] = [
@@ -20,6 +22,7 @@ enum IDTokenClaims {
             ("nbf", .int(issuedAt)),
             ("exp", .int(issuedAt + Int(lifetime))),
         ]
+        if !acrs.isEmpty { claims.append(("acrs", .array(acrs.map(JSONValue.string)))) }
         if let email = user.email { claims.append(("email", .string(email))) }
         if user.groupOverage {
             // Entra's overage marker: the groups are too many for the token, ask the directory.

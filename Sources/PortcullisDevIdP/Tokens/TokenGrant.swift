@@ -7,6 +7,8 @@ struct TokenGrant {
     var scopes: [String]
     var sid: String
     var nonce: String?
+    /// Authentication contexts the sign-in satisfied; carried into every refresh.
+    var acrs: [String]
 
     /// Issues the tokens (recording them in the ledger) and returns the token response.
     ///
@@ -24,12 +26,13 @@ struct TokenGrant {
         ]
         if scopes.contains("offline_access") {
             let refresh = RefreshGrant(
-                clientID: clientID, userKey: user.key, scopes: scopes, sid: sid,
+                clientID: clientID, userKey: user.key, scopes: scopes, sid: sid, acrs: acrs,
                 expires: now + GrantLedger.refreshTokenLifetime)
             response.append(("refresh_token", .string(state.ledger.issueRefreshToken(refresh))))
         }
         if scopes.contains("openid") {
-            let claims = IDTokenClaims.make(user: user, clientID: clientID, issuer: issuer, nonce: nonce, sid: sid, now: now)
+            let claims = IDTokenClaims.make(
+                user: user, clientID: clientID, issuer: issuer, nonce: nonce, sid: sid, acrs: acrs, now: now)
             response.append(("id_token", .string(try state.keys.current.sign(claims))))
         }
         return .object(response)

@@ -125,10 +125,18 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
             ("response_mode", entra.responseMode.rawValue), ("scope", entra.scopes.joined(separator: " ")),
             ("state", pending.state), ("nonce", pending.nonce),
             ("code_challenge", PKCE.challenge(for: pending.codeVerifier)), ("code_challenge_method", PKCE.method),
-        ] + hints(parameters))
+        ] + hints(parameters) + authContextClaims(parameters))
         let separator = metadata.authorizationEndpoint.contains("?") ? "&" : "?"
         audit.info("sign-in started", metadata: ["event": "signin.start", "peer": "\(peer)"])
         return .response(SignInResponses.redirect(to: metadata.authorizationEndpoint + separator + authorize, headers: responseHeaders))
+    }
+
+    /// Step-up for a route's authentication context: the `claims` request parameter asking for
+    /// it in the ID token's `acrs` (Entra Conditional Access then applies that context's
+    /// policy, MFA say). Only a well-formed context id is passed on.
+    func authContextClaims(_ parameters: [String: String]) -> [(String, String)] {
+        guard let context = parameters["authContext"], RouteConfig.isAuthContextID(context) else { return [] }
+        return [("claims", #"{"id_token":{"acrs":{"essential":true,"value":""# + context + #""}}}"#)]
     }
 
     /// `login_hint` from the email-first step (a single line, bounded), and `domain_hint`.

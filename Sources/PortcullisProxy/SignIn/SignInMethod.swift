@@ -48,4 +48,21 @@ enum SignInResponses {
         if let query { target += "?" + query }
         return redirect(to: "/.portcullis/login?rd=" + FormURLEncoding.encode(target), headers: [:])
     }
+
+    /// A signed-in user reaching a route that needs an authentication context they lack:
+    /// browsers go back to Entra's sign-in asking for it (`authContext` on the login
+    /// endpoint), API clients get a 401 saying what to do.
+    static func stepUp(path: Substring, query: Substring?, authContext: String, redirect: Bool) -> LocalAnswer {
+        var target = String(path)
+        if let query { target += "?" + query }
+        let login = "/.portcullis/login?authContext=" + authContext + "&rd=" + FormURLEncoding.encode(target)
+        if redirect { return .response(Self.redirect(to: login, headers: [:])) }
+        var headers = HTTPHeaders()
+        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", error=\"insufficient_user_authentication\", auth_context=\"\(authContext)\"")
+        return .response(
+            LocalResponse(
+                status: .unauthorized, contentType: "application/json",
+                body: "{\"status\":401,\"error\":\"insufficient_user_authentication\",\"authContext\":\"\(authContext)\",\"login\":\(JSONText.quoted(login))}\n",
+                headers: headers))
+    }
 }

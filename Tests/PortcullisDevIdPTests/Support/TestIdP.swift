@@ -107,14 +107,17 @@ struct TestIdP {
         return "\(base)/\(tenant)/oauth2/v2.0/authorize?" + query.map { Self.encode($0.0) + "=" + Self.encode($0.1) }.joined(separator: "&")
     }
 
-    /// Signs `user` in non-interactively and returns the code and the verifier that redeems it.
+    /// Signs `user` in non-interactively and returns the code and the verifier that redeems it;
+    /// `extra` adds authorize parameters (`claims`, …).
     func signIn(
         _ user: String, tenant: String = TestIdP.contoso, scope: String = "openid profile email offline_access",
-        nonce: String = "n-0S6_WzA2Mj", clientID: String = TestIdP.clientID
+        nonce: String = "n-0S6_WzA2Mj", clientID: String = TestIdP.clientID, extra: [(String, String)] = []
     ) async throws -> (code: String, verifier: String, sessionState: String) {
         let pkce = PKCE()
         let response = try await send(
-            authorizeURL(tenant: tenant, user: user, scope: scope, challenge: pkce.challenge, nonce: nonce, clientID: clientID))
+            authorizeURL(
+                tenant: tenant, user: user, scope: scope, challenge: pkce.challenge, nonce: nonce, clientID: clientID,
+                extra: extra))
         guard response.status == 302, let code = response.locationParameters["code"] else {
             throw TestFailure("sign-in of \(user) did not redirect with a code: \(response.status) \(response.location ?? response.body)")
         }
@@ -141,8 +144,10 @@ struct TestIdP {
     }
 
     /// Signs in and redeems: the token response's JSON.
-    func tokens(for user: String, scope: String = "openid profile email offline_access") async throws -> [String: Any] {
-        let (code, verifier, _) = try await signIn(user, scope: scope)
+    func tokens(
+        for user: String, scope: String = "openid profile email offline_access", extra: [(String, String)] = []
+    ) async throws -> [String: Any] {
+        let (code, verifier, _) = try await signIn(user, scope: scope, extra: extra)
         let response = try await redeem(code, verifier: verifier)
         guard response.status == 200 else { throw TestFailure("redeem failed: \(response.body)") }
         return response.json
