@@ -237,6 +237,26 @@ public final class OpenIDProvider: Sendable {
         return try TokenResponse(json: body)
     }
 
+    // MARK: UserInfo
+
+    /// The user's claims from the provider's UserInfo endpoint (OIDC Core §5.3), for a refresh
+    /// that brought no ID token; nil when the provider has no such endpoint. The access token
+    /// goes only to the endpoint the discovery document names.
+    public func userInfo(accessToken: String) async throws(ProviderError) -> [String: ClaimValue]? {
+        guard let endpoint = try await metadata().userinfoEndpoint else { return nil }
+        var request = HTTPClientRequest(url: endpoint)
+        request.headers.add(name: "Authorization", value: "Bearer \(accessToken)")
+        request.headers.add(name: "Accept", value: "application/json")
+        let (status, body) = try await send(request, what: "the userinfo endpoint")
+        guard status == 200 else {
+            throw ProviderError(status == 401 || status == 403 ? .oauth : .badResponse, "the userinfo endpoint answered HTTP \(status)")
+        }
+        guard case .object(let claims)? = try? JSONValue.parse(body) else {
+            throw ProviderError(.badResponse, "the userinfo endpoint's answer is not a JSON object")
+        }
+        return claims
+    }
+
     // MARK: Microsoft Graph
 
     /// The user's group ids from Graph `transitiveMemberOf`, every page, groups only

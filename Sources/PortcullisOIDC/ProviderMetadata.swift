@@ -8,6 +8,8 @@ public struct ProviderMetadata: Sendable, Equatable {
     public var tokenEndpoint: String
     public var jwksURI: String
     public var endSessionEndpoint: String?
+    /// Where fresh claims come from when a refresh returns no ID token (OIDC Core §5.3).
+    public var userinfoEndpoint: String?
     /// Client authentication methods the token endpoint accepts (OIDC default:
     /// `client_secret_basic` when the document says nothing).
     public var tokenEndpointAuthMethods: [String]
@@ -30,6 +32,7 @@ public struct ProviderMetadata: Sendable, Equatable {
         tokenEndpoint = try url("token_endpoint")
         jwksURI = try url("jwks_uri")
         endSessionEndpoint = document["end_session_endpoint"] == nil ? nil : try url("end_session_endpoint")
+        userinfoEndpoint = document["userinfo_endpoint"] == nil ? nil : try url("userinfo_endpoint")
         tokenEndpointAuthMethods = document["token_endpoint_auth_methods_supported"]?.stringArrayValue ?? ["client_secret_basic"]
     }
 }

@@ -185,25 +185,19 @@ public struct GatewayConfig: ConfigSection, Sendable {
         }
     }
 
-    /// Group names in rules and permission maps → object ids, through `groupNames`. A rule's
-    /// group that is neither an id nor a known name is an error (a typo would otherwise
-    /// silently match nobody); a permission key that is neither is taken as a role.
+    /// Group names in rules and permission maps → object ids, through `groupNames`. A value
+    /// that is neither an id nor a listed name is kept as written: other OpenID providers send
+    /// group names, not ids, in the `groups` claim.
     private mutating func resolveGroupNames(_ reader: ConfigObjectReader) {
         var idByName: [String: String] = [:]
         for (id, name) in groupNames { idByName[name.lowercased()] = id }
         for index in routes.indices {
-            for (list, key) in [(\RoutePolicy.allow, "allow"), (\RoutePolicy.deny, "deny")] {
+            for list in [\RoutePolicy.allow, \RoutePolicy.deny] {
                 for ruleIndex in routes[index].policy[keyPath: list].indices {
                     var rule = routes[index].policy[keyPath: list][ruleIndex]
                     var resolved: Set<String> = []
                     for group in rule.groups.sorted() {
-                        if Self.isGroupID(group) {
-                            resolved.insert(group)
-                        } else if let id = idByName[group] {
-                            resolved.insert(id)
-                        } else {
-                            reader.issues.add("routes[\(index)].\(key).groups", "\"\(TextCheck.quotable(group))\" is neither a group object id nor a name in groupNames")
-                        }
+                        resolved.insert(Self.isGroupID(group) ? group : idByName[group] ?? group)
                     }
                     rule.groups = resolved
                     if let writable = list as? WritableKeyPath<RoutePolicy, [AccessRule]> {

@@ -401,21 +401,55 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
             }
             return .refused(event: "session.revalidation_refused", reason: error.description)
         }
-        var identity = session.identity
+        // Fresh claims, or the session ends: carrying stale roles and groups would keep a user
+        // removed from a group inside the routes it opened, indefinitely.
+        let claims: [String: ClaimValue]
         if let idToken = tokens.idToken {
-            let claims: [String: ClaimValue]
             switch await provider.validate(idToken: idToken, nonce: nil) {
             case .success(let validated): claims = validated
             case .failure(.provider(let error)): return .unreachable(reason: error.description)
             case .failure(.token(let rejection)): return .refused(event: "session.revalidation_refused", reason: rejection.description)
             }
-            switch await self.identity(from: claims, accessToken: tokens.accessToken) {
-            case .success(let refreshed): identity = refreshed
-            case .failure(let refusal) where refusal.status == .serviceUnavailable: return .unreachable(reason: refusal.reason)
-            case .failure(let refusal): return .refused(event: refusal.event, reason: refusal.reason)
+        } else {
+            // Some providers answer a refresh without an ID token: ask UserInfo (OIDC Core §5.3).
+            do {
+                guard let accessToken = tokens.accessToken, let fetched = try await provider.userInfo(accessToken: accessToken) else {
+                    return .refused(
+                        event: "session.revalidation_no_claims",
+                        reason: "the refresh brought no ID token and no fresh claims could be had (no access token or userinfo endpoint)")
+                }
+                claims = fetched
+            } catch {
+                if Self.isOutage(error) { return .unreachable(reason: error.description) }
+                return .refused(event: "session.revalidation_no_claims", reason: error.description)
             }
         }
+        if let changed = Self.accountChange(from: session.identity, to: claims) {
+            return .refused(event: "session.identity_changed", reason: changed)
+        }
+        let identity: Identity
+        switch await self.identity(from: claims, accessToken: tokens.accessToken) {
+        case .success(let refreshed): identity = refreshed
+        case .failure(let refusal) where refusal.status == .serviceUnavailable: return .unreachable(reason: refusal.reason)
+        case .failure(let refusal): return .refused(event: refusal.event, reason: refusal.reason)
+        }
         return .confirmed(identity, refreshToken: tokens.refreshToken ?? refreshToken)
+    }
+
+    /// Why fresh claims belong to another account than the session's, or nil when they are
+    /// the same one: `sub` always (when the session recorded it), `oid` and `tid` when both
+    /// sides have them. A refresh must never change who a session is.
+    static func accountChange(from identity: Identity, to claims: [String: ClaimValue]) -> String? {
+        let subject = claims["sub"]?.stringValue
+        if subject == nil { return "the fresh claims have no sub" }
+        if let known = identity.subject, known != subject { return "the fresh claims name another subject (sub changed)" }
+        if let known = identity.objectId, let oid = claims["oid"]?.stringValue, known.lowercased() != oid.lowercased() {
+            return "the fresh claims name another object id (oid changed)"
+        }
+        if let known = identity.tenantId, let tid = claims["tid"]?.stringValue, known.lowercased() != tid.lowercased() {
+            return "the fresh claims name another tenant (tid changed)"
+        }
+        return nil
     }
 
     /// Entra down or failing, as opposed to Entra refusing this session: no answer, an

@@ -21,7 +21,11 @@ struct InteropTests {
         var server: GatewayServer { live.server }
         var origin: String { "http://127.0.0.1:\(server.localAddress.port!)" }
 
-        static func start(scopes: String = #"["openid", "profile", "email"]"#, clock: TestClock? = nil, audit: CapturedLog? = nil) async throws -> MockGateway {
+        static let appRoute = #"[{ "name": "app", "upstream": "http://127.0.0.1:ECHO" }]"#
+
+        static func start(
+            scopes: String = #"["openid", "profile", "email"]"#, routes: String = appRoute, clock: TestClock? = nil, audit: CapturedLog? = nil
+        ) async throws -> MockGateway {
             let provider = try MockOpenIDProvider(port: try closedPort())
             do {
                 try await provider.waitUntilReady()
@@ -44,7 +48,7 @@ struct InteropTests {
                     { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
                       "entra": { "discoveryURL": "\(provider.issuer)/.well-known/openid-configuration",
                                  "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "scopes": \(scopes) },
-                      "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" }] }
+                      "routes": \(routes.replacingOccurrences(of: "ECHO", with: "\(echo.port)")) }
                     """
                 let live = try await SignInHarness.startGateway(json, secret: "interop-secret", audit: audit, clock: clock)
                 return MockGateway(provider: provider, echo: echo, live: live)
@@ -58,10 +62,10 @@ struct InteropTests {
         /// Starts the provider and the gateway, runs `body` and stops them (the provider, a
         /// child process, included) whether `body` returns or throws.
         static func with<T>(
-            scopes: String = #"["openid", "profile", "email"]"#, clock: TestClock? = nil, audit: CapturedLog? = nil,
+            scopes: String = #"["openid", "profile", "email"]"#, routes: String = appRoute, clock: TestClock? = nil, audit: CapturedLog? = nil,
             _ body: (MockGateway) async throws -> T
         ) async throws -> T {
-            try await scoped(try await start(scopes: scopes, clock: clock, audit: audit), stop: { await $0.stop() }, body)
+            try await scoped(try await start(scopes: scopes, routes: routes, clock: clock, audit: audit), stop: { await $0.stop() }, body)
         }
 
         func stop() async {
@@ -122,6 +126,38 @@ struct InteropTests {
             clock.advance(901)
             #expect(try await gateway.get("/app", cookies: cookies).status == 200)
             #expect(audit.lines.filter { $0.contains("event=session.revalidated") }.count == 2)
+        }
+    }
+
+    @Test(
+        "access follows the provider: with oidc-provider-mock (no ID token on refresh) a group removed at the provider closes its route at the next revalidation, other routes stay open",
+        .enabled(if: mockEnabled))
+    func groupRemovedAtProvider() async throws {
+        let clock = TestClock()
+        let audit = CapturedLog()
+        let routes = #"""
+            [{ "name": "staff", "pathPrefix": "/staff", "upstream": "http://127.0.0.1:ECHO", "allow": { "groups": ["g-1"] } },
+             { "name": "app", "upstream": "http://127.0.0.1:ECHO" }]
+            """#
+        try await MockGateway.with(scopes: #"["openid", "profile", "email", "offline_access"]"#, routes: routes, clock: clock, audit: audit) { gateway in
+            let login = try await gateway.get("/.portcullis/login?rd=%2Fstaff")
+            let picked = try await gateway.provider.send(try #require(login.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+            let signedIn = try await gateway.get(String(try #require(picked.location).dropFirst(gateway.origin.count)), cookies: login.setCookies)
+            let cookies = ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])]
+            #expect(try await gateway.get("/staff/x", cookies: cookies).status == 200)
+            // The provider drops alice from g-1; her session does not know yet.
+            try await gateway.provider.setClaims(
+                "alice", ["preferred_username": "alice@contoso.example", "name": "Alice Archer", "email": "alice@contoso.example", "groups": ["g-2"]])
+            #expect(try await gateway.get("/staff/x", cookies: cookies).status == 200)
+            clock.advance(901)
+            let denied = try await gateway.get("/staff/x", cookies: cookies)
+            #expect(denied.status == 403, "\(audit.lines.filter { $0.contains("session.") })")
+            #expect(denied.text.contains("staff"))
+            let other = try await gateway.get("/app/x", cookies: cookies)
+            #expect(other.status == 200)
+            #expect(try other.echoedHeader("X-Forwarded-Groups") == "g-2")
+            #expect(audit.lines.contains { $0.contains("event=session.revalidated") && $0.contains("changed=true") })
+            #expect(audit.lines.contains { $0.contains("event=access.denied") && $0.contains("route=staff") && $0.contains("rule=allow") })
         }
     }
 
