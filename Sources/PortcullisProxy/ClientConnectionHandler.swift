@@ -596,7 +596,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func forward(_ request: AdmittedRequest, identity: Identity?, context: ChannelHandlerContext) {
         let head = request.head, target = request.target, route = request.route
         var identityFields: [UInt8] = []
+        var assertionField: (name: String, value: String)?
         if let identity {
+            if let name = route.headerPlan.assertionName,
+                let token = loop.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: logger)
+            {
+                assertionField = (name, token)
+            }
             switch identityHeaderMemo.fields(for: identity, route: route, logger: logger) {
             case .success(let fields): identityFields = fields
             case .failure(let refusal):
@@ -615,7 +621,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, host: request.host, route: route, runtime: runtime, peer: peer,
-            identityFields: identityFields, into: &headBuffer)
+            identityFields: identityFields, extraField: assertionField, into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)
         if draining { exchange.keepClientAlive = false }

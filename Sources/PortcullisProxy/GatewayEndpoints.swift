@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortcullisAuth
 import PortcullisCore
 
 /// A response the gateway produces itself, without an upstream.
@@ -54,6 +55,13 @@ enum GatewayEndpoints {
             guard method == .GET || method == .POST else { return methodNotAllowed }
             let headers = request.head.headers, peer = request.peer
             return .deferred(eventLoop.makeFutureWithTask { await signOut(headers: headers, peer: peer, runtime: runtime) })
+        case ("jwks.json", let method) where runtime.assertionSigner != nil:
+            // The assertion's public keys (the signing key first, then keys kept for rotation).
+            guard method == .GET || method == .HEAD, let signer = runtime.assertionSigner else { return methodNotAllowed }
+            return .response(
+                LocalResponse(
+                    status: .ok, contentType: "application/jwk-set+json", body: signer.keys.jwksJSON,
+                    headers: ["Cache-Control": "public, max-age=300"]))
         case ("signed-out", let method) where runtime.config.hasSignIn:
             guard method == .GET || method == .HEAD else { return methodNotAllowed }
             return .page(

@@ -27,9 +27,15 @@ public final class GatewayRuntime: Sendable {
     let connectionTimerInterval: TimeAmount
     let clientIdleTimeout: TimeAmount
     let requestHeadTimeout: TimeAmount
+    /// Signs the identity assertion; nil without the `assertion` section.
+    let assertionSigner: AssertionSigner?
 
-    init(config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator]) {
+    init(
+        config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
+        assertionSigner: AssertionSigner? = nil
+    ) {
         self.config = config
+        self.assertionSigner = assertionSigner
         self.gate = services.gate
         self.signInMethods = signInMethods
         let keyRing = config.session.keys.isEmpty ? services.ephemeralKeyRing : KeyRing(keys: config.session.keys)
@@ -66,7 +72,26 @@ public final class GatewayRuntime: Sendable {
             methods.append(entra)
             revalidators[.sso] = entra
         }
-        return GatewayRuntime(config: config, services: services, signInMethods: methods, revalidators: revalidators)
+        return GatewayRuntime(
+            config: config, services: services, signInMethods: methods, revalidators: revalidators,
+            assertionSigner: try assertionSigner(config: config, services: services))
+    }
+
+    /// The assertion signer for `config`: its key file's keys, or the process's generated key
+    /// (with a warning: upstreams must fetch the JWKS again after every restart). A key file
+    /// that does not hold usable keys fails the start or the reload, naming the field.
+    static func assertionSigner(config: GatewayConfig, services: GatewayServices) throws -> AssertionSigner? {
+        guard let assertion = config.assertion else { return nil }
+        guard let pem = assertion.keyPEM else {
+            services.logger.warning(
+                "assertion.keyFile is not set: assertions are signed with a key generated at start; upstreams must fetch /.portcullis/jwks.json again after every restart")
+            return AssertionSigner(keys: services.generatedAssertionKeys)
+        }
+        do {
+            return AssertionSigner(keys: try AssertionKeys(pem: pem.value))
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "assertion.keyFile", reason: "\"\(assertion.keyFile ?? "")\": \(error)")])
+        }
     }
 
     /// The sign-in method that created sessions of `method`.

@@ -24,6 +24,9 @@ public final class GatewayServices: Sendable {
     /// Seals sessions when the config names no `session.keysFile`: made once, so a reload
     /// does not end every session.
     let ephemeralKeyRing: KeyRing
+    /// Signs assertions when `assertion.keyFile` is not set: made once, so a reload does not
+    /// change the key upstreams have fetched.
+    let generatedAssertionKeys: AssertionKeys
 
     public static let auditLabel = "portcullis.audit"
 
@@ -42,6 +45,7 @@ public final class GatewayServices: Sendable {
         self.logger = logger
         self.now = now
         ephemeralKeyRing = .ephemeral()
+        generatedAssertionKeys = .generated()
     }
 
     /// The client for provider calls: no redirects followed, no decompression, bounded timeouts.

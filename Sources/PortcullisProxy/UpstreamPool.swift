@@ -121,6 +121,8 @@ final class UpstreamPool: @unchecked Sendable {
 final class GatewayLoop: @unchecked Sendable {
     let pool: UpstreamPool
     @exclusivity(unchecked) var runtime: GatewayRuntime
+    /// This loop's signed assertions (used on the loop only).
+    let assertions = AssertionCache()
 
     init(pool: UpstreamPool, runtime: GatewayRuntime) {
         self.pool = pool

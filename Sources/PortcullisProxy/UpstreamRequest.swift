@@ -27,6 +27,7 @@ enum UpstreamRequest {
         runtime: GatewayRuntime,
         peer: String,
         identityFields: [UInt8] = [],
+        extraField: (name: String, value: String)? = nil,
         into buffer: inout ByteBuffer
     ) -> Encoded {
         // First pass: the head's size, and the fields that change how the others are treated
@@ -91,6 +92,7 @@ enum UpstreamRequest {
         size += clientHost.map { ByteWriter.fieldSize("X-Forwarded-Host", $0) } ?? 0
         size += ByteWriter.fieldSize("X-Forwarded-Port", runtime.forwardedPort)
         size += identityFields.count
+        size += extraField.map { ByteWriter.fieldSize($0.name, $0.value) } ?? 0
         size += upgradeValue.map { ByteWriter.fieldSize("Upgrade", $0) + 22 } ?? 0
         size += 30
 
@@ -132,6 +134,7 @@ enum UpstreamRequest {
             if let clientHost { out.appendField("X-Forwarded-Host", clientHost) }
             out.appendField("X-Forwarded-Port", runtime.forwardedPort)
             identityFields.withUnsafeBytes { out.append(bytes: $0) }
+            if let extraField { out.appendField(extraField.name, extraField.value) }
             if isUpgrade, let upgradeValue {
                 out.appendField("Connection", "upgrade")
                 out.appendField("Upgrade", upgradeValue)

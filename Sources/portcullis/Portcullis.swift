@@ -16,7 +16,7 @@ struct Portcullis: AsyncParsableCommand {
         abstract: "A reverse authentication gateway for web applications without single sign-on.",
         subcommands: [
             Serve.self, CheckConfig.self, ReloadCommand.self, Demo.self, SSOCommand.self, LocalUsersCommand.self, HashPassword.self,
-            KeysCommand.self, SessionsCommand.self, EchoUpstreamCommand.self, DevIdPCommand.self,
+            KeysCommand.self, AssertionKeyCommand.self, SessionsCommand.self, EchoUpstreamCommand.self, DevIdPCommand.self,
         ]
     )
 }

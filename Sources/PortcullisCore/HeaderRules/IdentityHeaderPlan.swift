@@ -10,8 +10,10 @@ public struct IdentityHeaderPlan: Sendable {
     public let permissions: PermissionMap
     public let fixed: [(name: String, value: String)]
 
-    /// Whether the assertion is among the fields (the caller then signs one).
-    public var sendsAssertion: Bool { fields.contains { $0.kind == .assertion } }
+    /// The assertion header's name when the route sends one (the caller signs it and adds it
+    /// per request, since it changes more often than the other fields).
+    public var assertionName: String? { fields.first { $0.kind == .assertion }?.name }
+    public var sendsAssertion: Bool { assertionName != nil }
 
     /// - Parameter assertionConfigured: whether the top-level `assertion` section is set; the
     ///   assertion is sent by default only then (and `send` may not ask for it otherwise).

@@ -31,7 +31,7 @@ struct SignInHarness {
     ///   and `entra` must configure `clientCertificate` instead of the secret.
     static func start(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = ""
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = ""
     ) async throws -> SignInHarness {
         // The gateway's port is picked before it binds (the IdP must know the redirect URI),
         // so on a busy machine another socket can take it meanwhile: pick again.
@@ -40,7 +40,7 @@ struct SignInHarness {
             attempt += 1
             do {
                 return try await startOnce(
-                    tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute)
+                    tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes)
             } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < 4 {
                 continue
             }
@@ -51,16 +51,17 @@ struct SignInHarness {
     /// runs `body` with it and stops all of it whether `body` returns or throws.
     static func with<T>(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", _ body: (SignInHarness) async throws -> T
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = "", _ body: (SignInHarness) async throws -> T
     ) async throws -> T {
         try await scoped(
             try await start(
-                tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute),
+                tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes),
             stop: { await $0.stop() }, body)
     }
 
     private static func startOnce(
-        tenant: String, entra: String, extra: String, certificatePEM: String?, audit: CapturedLog?, clock: TestClock?, appRoute: String
+        tenant: String, entra: String, extra: String, certificatePEM: String?, audit: CapturedLog?, clock: TestClock?, appRoute: String,
+        routes: String
     ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
@@ -79,7 +80,7 @@ struct SignInHarness {
               "entra": { "authority": "\(idp.baseURL)", "tenant": "\(tenant)", "clientId": "\(clientId)",
                          \(certificatePEM == nil ? #""clientSecretEnv": "SECRET", "# : "")"graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
               "routes": [
-                { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },
+                { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },\(routes.replacingOccurrences(of: "ECHO", with: "\(echo.port)"))
                 { "name": "app", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echo.port)"\(appRoute) }
               ]\(extra) }
             """
