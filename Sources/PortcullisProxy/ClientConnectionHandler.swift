@@ -480,7 +480,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if Self.isGatewayPath(target.path) {
             let request = EndpointRequest(
                 name: target.path.dropFirst(GatewayEndpoints.prefix.utf8.count), head: head, target: target, peer: peer,
-                eventLoop: context.eventLoop)
+                eventLoop: context.eventLoop, assertions: loop.assertions)
             let answer = GatewayEndpoints.answer(request, runtime: runtime, threadPool: threadPool)
             state = .local(head: head, path: target.path, route: nil, answer: answer, started: started)
             return

@@ -55,6 +55,11 @@ enum GatewayEndpoints {
             guard method == .GET || method == .POST else { return methodNotAllowed }
             let headers = request.head.headers, peer = request.peer
             return .deferred(eventLoop.makeFutureWithTask { await signOut(headers: headers, peer: peer, runtime: runtime) })
+        case ("verify", _) where runtime.config.hasSignIn:
+            return ForwardAuth.verify(request, runtime: runtime)
+        case ("start", let method) where runtime.config.hasSignIn:
+            guard method == .GET || method == .HEAD else { return methodNotAllowed }
+            return ForwardAuth.start(request)
         case ("jwks.json", let method) where runtime.assertionSigner != nil:
             // The assertion's public keys (the signing key first, then keys kept for rotation).
             guard method == .GET || method == .HEAD, let signer = runtime.assertionSigner else { return methodNotAllowed }

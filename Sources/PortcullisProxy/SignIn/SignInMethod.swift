@@ -24,6 +24,8 @@ struct EndpointRequest {
     var target: RequestTarget
     var peer: String
     var eventLoop: EventLoop
+    /// The loop's signed assertions (forward-auth answers carry one like proxied requests).
+    var assertions: AssertionCache
 }
 
 /// Responses every sign-in method and the data plane share.
