@@ -12,6 +12,9 @@ public struct PendingLogin: Sendable, Codable, Equatable {
     public var returnTo: String
     /// Unix seconds; the pending login expires ``lifetime`` after this.
     public var created: Int64
+    /// The authentication context this sign-in asked Entra for (step-up), if any: a callback
+    /// whose ID token lacks it is refused rather than sent back to a route that would ask again.
+    public var authContext: String?
 
     /// How long a user may take at the provider's sign-in page.
     public static let lifetime: Int64 = 600

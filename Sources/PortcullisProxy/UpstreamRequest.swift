@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import PortcullisCore
@@ -179,11 +180,20 @@ struct IdentityHeaderMemo {
         var reason: String
     }
 
+    /// (route, headers) pairs already warned about: a value cut once is cut on every request
+    /// of that user, and one warning per route and header says all there is to say.
+    private static let warnedCuts = Mutex<Set<String>>([])
+
+    static func firstCut(route: String, headers: [String]) -> Bool {
+        let key = route + " " + headers.joined(separator: ",")
+        return warnedCuts.withLock { $0.count < 10_000 && $0.insert(key).inserted }
+    }
+
     /// The route's identity header lines for `identity`, or why the route cannot serve it.
     mutating func fields(for identity: Identity, route: RouteTarget, logger: Logger) -> Result<[UInt8], HeaderRefusal> {
         if route !== self.route || identity != self.identity {
             let result = route.headerPlan.render(identity)
-            if !result.cut.isEmpty {
+            if !result.cut.isEmpty, Self.firstCut(route: route.config.name, headers: result.cut) {
                 logger.warning(
                     "identity header value cut to \(IdentityHeaderValue.maxBytes) bytes",
                     metadata: ["route": "\(route.config.name)", "headers": "\(result.cut.joined(separator: ","))", "user": "\(identity.username)"])

@@ -109,7 +109,8 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
             return .page(Self.unavailablePage())
         }
         let time = Int64(now().timeIntervalSince1970)
-        let pending = PendingLogin(returnTo: returnTo, now: time)
+        var pending = PendingLogin(returnTo: returnTo, now: time)
+        pending.authContext = parameters["authContext"].flatMap { RouteConfig.isAuthContextID($0) ? $0 : nil }
         var responseHeaders = HTTPHeaders()
         let cookies = rules.cookies
         for name in stalePendingCookies(headers["cookie"], rules: rules, now: time) {
@@ -256,6 +257,13 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         case .success(let resolved): identity = resolved
         case .failure(let refusal):
             return fail(refusal.status, refusal.event, refusal.reason, message: refusal.message)
+        }
+        if let context = pending.authContext, !identity.authContexts.contains(context) {
+            // Entra did not satisfy the context (its policy could not be met): stop here, or the
+            // route would send the browser back to sign in, round and round.
+            return fail(
+                .forbidden, "signin.step_up_incomplete", "user \(identity.username): the ID token lacks authentication context \(context)",
+                message: "The extra verification this page needs was not completed. Ask your administrator if this keeps happening.")
         }
         let sessionCookie: String
         do {

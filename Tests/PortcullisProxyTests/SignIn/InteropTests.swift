@@ -161,6 +161,35 @@ struct InteropTests {
         }
     }
 
+    @Test(
+        "step-up at a provider that ignores the claims request (oidc-provider-mock): the callback refuses instead of looping back to sign-in",
+        .enabled(if: mockEnabled))
+    func stepUpNotSatisfied() async throws {
+        let audit = CapturedLog()
+        let routes = #"[{ "name": "admin", "upstream": "http://127.0.0.1:ECHO", "authContext": "c1" }]"#
+        try await MockGateway.with(routes: routes, audit: audit) { gateway in
+            let redirect = try await gateway.get("/admin")
+            #expect(redirect.status == 302)
+            // Signed out: first an ordinary sign-in.
+            let login = try await gateway.get(try #require(redirect.location))
+            let picked = try await gateway.provider.send(try #require(login.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+            let signedIn = try await gateway.get(String(try #require(picked.location).dropFirst(gateway.origin.count)), cookies: login.setCookies)
+            let cookies = ["portcullis_session": try #require(signedIn.setCookies["portcullis_session"])]
+            // The route asks for c1; the provider cannot give it.
+            let stepUp = try await gateway.get("/admin", cookies: cookies)
+            #expect(stepUp.location?.hasPrefix("/.portcullis/login?authContext=c1") == true)
+            let again = try await gateway.get(try #require(stepUp.location), cookies: cookies)
+            #expect(try #require(again.location).contains("claims="))
+            let pickedAgain = try await gateway.provider.send(try #require(again.location), method: .POST, contentType: "application/x-www-form-urlencoded", body: "sub=alice")
+            let refused = try await gateway.get(String(try #require(pickedAgain.location).dropFirst(gateway.origin.count)), cookies: again.setCookies)
+            #expect(refused.status == 403)
+            #expect(refused.text.contains("extra verification"))
+            #expect(audit.lines.contains { $0.contains("event=signin.step_up_incomplete") })
+            // The session it had still serves the routes it can.
+            #expect(try await gateway.get("/admin", cookies: cookies).status == 302)
+        }
+    }
+
     @Test("a real browser signs in through the dev IdP and keeps its session", .enabled(if: browserEnabled))
     func browserDevIdP() async throws {
         try await SignInHarness.with { harness in
