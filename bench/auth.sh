@@ -40,6 +40,9 @@
 #   PG_BIN [/usr/lib/postgresql/15/bin]   initdb/postgres/pg_isready/psql
 #   PC_ACCESS_LOG [true]      logging.accessLog
 #   PC_MAX_IDLE [64]          upstreamPool.maxIdlePerUpstream
+#   AUTH_AUTHZ [0]            1 = the route also carries issue 13's authorization: allow and
+#                             deny rules, a permission map, per-route headers with a static one,
+#                             and the signed assertion (ES256, cached per loop)
 #   AUTH_MAX_LIFETIME [3600]  Portcullis and PostgreSQL run under `timeout` and die after this
 #   OTHERS_WAIT [600]         before each harness invocation wait (bounded) while another
 #                             benchmark runs (a peers.sh or wrk process not ours)
@@ -68,6 +71,14 @@ PC_MAX_IDLE=${PC_MAX_IDLE:-64}
 AUTH_MAX_LIFETIME=${AUTH_MAX_LIFETIME:-3600}
 OTHERS_WAIT=${OTHERS_WAIT:-600}
 KEEP_TMP=${KEEP_TMP:-0}
+AUTH_AUTHZ=${AUTH_AUTHZ:-0}
+ROUTE_EXTRA="" TOP_EXTRA=""
+if [[ $AUTH_AUTHZ == 1 ]]; then
+    ROUTE_EXTRA=', "allow": [{ "name": "sso-users", "authMethods": ["sso"] }], "deny": { "name": "no-deletes", "methods": ["DELETE"] },
+    "permissions": { "Repairs.Write": ["JobEdit"], "Repairs.Read": ["Reports"] },
+    "headers": { "send": ["user", "email", "name", "roles", "permissions", "authMethod", "assertion"], "static": { "X-Bench-Site": "north" } }'
+    TOP_EXTRA=', "assertion": { "lifetime": 60 }'
+fi
 export PB_MAX_LIFETIME=${PB_MAX_LIFETIME:-3600}
 UPSTREAM="http://127.0.0.1:${UP_PORT:-18080}"
 IDP="http://127.0.0.1:${IDP_PORT:-9400}"
@@ -220,7 +231,7 @@ write_config() {   # write_config STORE PORT FILE
 {
   "listen": { "address": "127.0.0.1", "port": $port },
   "publicURL": "http://127.0.0.1:$port",
-  "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM" } ],
+  "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM"$ROUTE_EXTRA } ],
   "upstreamPool": { "maxIdlePerUpstream": $PC_MAX_IDLE },
   "logging": { "accessLog": $PC_ACCESS_LOG },
   "entra": {
@@ -229,7 +240,7 @@ write_config() {   # write_config STORE PORT FILE
     "clientSecretFile": "$TMP/client-secret",
     "scopes": ["openid", "profile", "email", "offline_access"]
   },
-  "session": { "keysFile": "$TMP/session-keys", "store": $store_json }
+  "session": { "keysFile": "$TMP/session-keys", "store": $store_json }$TOP_EXTRA
 }
 EOF
     "$BIN" check-config "$file" >/dev/null || die "bench config rejected: $file"

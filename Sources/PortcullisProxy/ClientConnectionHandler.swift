@@ -672,15 +672,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// No session on a protected route, and not a browser navigating: a 401 that scripts
     /// and API clients can act on, since a redirect to an HTML sign-in page would only
     /// confuse them.
-    static let unauthenticatedAnswer: LocalAnswer = {
-        var headers = HTTPHeaders()
-        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", login=\"/.portcullis/login\"")
-        return .response(
-            LocalResponse(
-                status: .unauthorized, contentType: "application/json",
-                body: "{\"status\":401,\"error\":\"unauthenticated\",\"message\":\"Sign-in required.\",\"login\":\"/.portcullis/login\"}\n",
-                headers: headers))
-    }()
+    static let unauthenticatedAnswer = SignInResponses.unauthorized(
+        error: "unauthenticated", fields: [("message", "Sign-in required."), ("login", "/.portcullis/login")], challenge: "login=\"/.portcullis/login\"")
 
     static func isBrowserNavigation(_ head: HTTPRequestHead) -> Bool {
         let headers = head.headers

@@ -111,13 +111,9 @@ enum ForwardAuth {
     private static func signIn(original: ForwardedRequest, target: RequestTarget, runtime: GatewayRuntime, authContext: String?, redirect: Bool) -> LocalAnswer {
         let url = signInURL(original: original, target: target, runtime: runtime, authContext: authContext)
         if redirect { return .response(SignInResponses.redirect(to: url, headers: [:])) }
-        var headers = HTTPHeaders()
-        headers.add(name: "X-Portcullis-Sign-In", value: url)
-        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\"")
-        return .response(
-            LocalResponse(
-                status: .unauthorized, contentType: "application/json",
-                body: "{\"status\":401,\"error\":\"unauthenticated\",\"login\":\(JSONText.quoted(url))}\n", headers: headers))
+        return SignInResponses.unauthorized(
+            error: authContext == nil ? "unauthenticated" : "insufficient_user_authentication", fields: [("login", url)],
+            challenge: "login=\(JSONText.quoted(url))", headers: ["X-Portcullis-Sign-In": url])
     }
 
     private static func forbidden(

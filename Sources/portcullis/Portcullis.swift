@@ -162,6 +162,9 @@ struct Demo: AsyncParsableCommand {
             Portcullis demo
               gateway          \(gateway)/            (protected: sign in first)
               public page      \(gateway)/public/     (no sign-in)
+              permissions app  \(gateway)/keyfax/     (roles → permission names, and a signed assertion)
+              step-up page     \(gateway)/admin/      (asks the IdP for authentication context c1; no break-glass)
+              assertion keys   \(gateway)/.portcullis/jwks.json
               development IdP  \(idp.baseURL)/        (Entra-shaped, for trials only)
               echo upstream    http://127.0.0.1:\(echo.port)/ (shows the headers the gateway forwards)
               sign out         \(gateway)/.portcullis/logout
@@ -227,8 +230,15 @@ enum DemoConfig {
           "sso": { "excludedUsers": ["breakglass"] },
           "routes": [
             { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echoPort)", "public": true },
+            { "name": "keyfax", "pathPrefix": "/keyfax/", "upstream": "http://127.0.0.1:\(echoPort)",
+              "allow": [{ "name": "authors", "roles": ["Repairs.Write"] }, { "name": "readers", "roles": ["Repairs.Read"], "methods": ["GET", "HEAD"] }],
+              "permissions": { "Repairs.Write": ["ScriptEdit", "Reports"], "Repairs.Read": ["Reports"] },
+              "headers": { "send": ["user", "permissions", "authMethod", "assertion"] } },
+            { "name": "admin", "pathPrefix": "/admin/", "upstream": "http://127.0.0.1:\(echoPort)", "authContext": "c1",
+              "deny": { "name": "no-break-glass", "authMethods": ["local"] } },
             { "name": "echo", "pathPrefix": "/", "upstream": "http://127.0.0.1:\(echoPort)" }
-          ]
+          ],
+          "assertion": { "lifetime": 60 }
         }
         """
     }

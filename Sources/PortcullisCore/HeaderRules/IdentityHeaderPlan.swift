@@ -12,7 +12,7 @@ public struct IdentityHeaderPlan: Sendable {
 
     /// The assertion header's name when the route sends one (the caller signs it and adds it
     /// per request, since it changes more often than the other fields).
-    public var assertionName: String? { fields.first { $0.kind == .assertion }?.name }
+    public let assertionName: String?
     public var sendsAssertion: Bool { assertionName != nil }
 
     /// - Parameter assertionConfigured: whether the top-level `assertion` section is set; the
@@ -23,6 +23,7 @@ public struct IdentityHeaderPlan: Sendable {
         let sent = headers.send ?? Set(defaults)
         fields = IdentityHeaderKind.allCases.filter { sent.contains($0) && ($0 != .assertion || assertionConfigured) }
             .map { ($0, headers.names[$0] ?? $0.name(in: names)) }
+        assertionName = fields.first { $0.kind == .assertion }?.name
         listFormat = headers.listFormat
         username = headers.username
         permissions = route.permissions

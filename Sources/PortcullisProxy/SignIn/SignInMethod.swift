@@ -59,12 +59,20 @@ enum SignInResponses {
         if let query { target += "?" + query }
         let login = "/.portcullis/login?authContext=" + authContext + "&rd=" + FormURLEncoding.encode(target)
         if redirect { return .response(Self.redirect(to: login, headers: [:])) }
-        var headers = HTTPHeaders()
-        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", error=\"insufficient_user_authentication\", auth_context=\"\(authContext)\"")
+        return unauthorized(
+            error: "insufficient_user_authentication", fields: [("authContext", authContext), ("login", login)],
+            challenge: "error=\"insufficient_user_authentication\", auth_context=\"\(authContext)\"")
+    }
+
+    /// The 401 every API client gets when it must sign in (first, or again): JSON naming the
+    /// error and where to sign in, and a `WWW-Authenticate` challenge saying the same.
+    static func unauthorized(error: String, fields: [(String, String)], challenge: String, headers: HTTPHeaders = [:]) -> LocalAnswer {
+        var headers = headers
+        headers.add(name: "WWW-Authenticate", value: "Portcullis realm=\"sign-in\", " + challenge)
+        let extra = fields.map { ",\(JSONText.quoted($0.0)):\(JSONText.quoted($0.1))" }.joined()
         return .response(
             LocalResponse(
                 status: .unauthorized, contentType: "application/json",
-                body: "{\"status\":401,\"error\":\"insufficient_user_authentication\",\"authContext\":\"\(authContext)\",\"login\":\(JSONText.quoted(login))}\n",
-                headers: headers))
+                body: "{\"status\":401,\"error\":\(JSONText.quoted(error))\(extra)}\n", headers: headers))
     }
 }
