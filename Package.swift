@@ -157,6 +157,12 @@ let package = Package(
             dependencies: ["PortcullisCore", "PortcullisSessions"],
             path: "bench/SessionMemoryBench"
         ),
+        // Benchmark: what signing an identity assertion costs on a cache miss (bench/assertion.sh).
+        .executableTarget(
+            name: "AssertionBench",
+            dependencies: ["PortcullisCore", "PortcullisAuth"],
+            path: "bench/AssertionBench"
+        ),
         // Test-only helpers shared by test targets (a throwaway PostgreSQL server); never
         // linked into the executable.
         .target(
