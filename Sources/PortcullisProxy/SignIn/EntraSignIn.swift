@@ -435,11 +435,20 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         if let changed = Self.accountChange(from: session.identity, to: claims) {
             return .refused(event: "session.identity_changed", reason: changed)
         }
-        let identity: Identity
+        var identity: Identity
         switch await self.identity(from: claims, accessToken: tokens.accessToken) {
         case .success(let refreshed): identity = refreshed
         case .failure(let refusal) where refusal.status == .serviceUnavailable: return .unreachable(reason: refusal.reason)
         case .failure(let refusal): return .refused(event: refusal.event, reason: refusal.reason)
+        }
+        // UserInfo carries no groups at Entra: where groups come from Graph, ask it again.
+        if tokens.idToken == nil, claims["groups"] == nil, entra.groupsOverage == .graph, let accessToken = tokens.accessToken {
+            do {
+                identity.groups = try await provider.groups(accessToken: accessToken)
+            } catch {
+                if Self.isOutage(error) { return .unreachable(reason: error.description) }
+                return .refused(event: "session.revalidation_no_claims", reason: "groups from Microsoft Graph: \(error.description)")
+            }
         }
         return .confirmed(identity, refreshToken: tokens.refreshToken ?? refreshToken)
     }
