@@ -223,6 +223,7 @@ struct IdentityHeaderPlanTests {
     func errors() {
         #expect(RoutePolicyTests.issues(#", "headers": { "send": ["password"] }"#).contains { $0.hasPrefix("routes[0].headers.send[0]:") })
         #expect(RoutePolicyTests.issues(#", "headers": { "names": { "user": "Host" } }"#).contains { $0.hasPrefix("routes[0].headers.names.user:") })
+        #expect(RoutePolicyTests.issues(#", "headers": { "static": { "Authorization": "Basic eA==" } }"#).contains { $0.hasPrefix("routes[0].headers.static.Authorization:") })
         #expect(RoutePolicyTests.issues(#", "headers": { "static": { "X-A": "a\nb" } }"#).contains { $0.hasPrefix("routes[0].headers.static.X-A:") })
         #expect(RoutePolicyTests.issues(#", "permissions": { "Keyfax.Admin": ["a,b"] }"#).contains { $0.hasPrefix("routes[0].permissions.Keyfax.Admin[0]:") })
     }

@@ -97,10 +97,13 @@ public struct RouteHeadersConfig: ConfigSection, Sendable, Equatable {
         fixed = []
     }
 
-    /// Names HTTP or the gateway itself owns: never identity or static headers.
+    /// Names HTTP or the gateway itself owns, or that carry a client's own credentials or
+    /// body framing: never identity or static headers (every route's names are stripped from
+    /// every client request, so `Authorization` here would break every other route).
     static func isReserved(_ name: String) -> Bool {
         let normal = HeaderName.normalized(name)
-        return HeaderRules.hopByHop.contains(normal) || ["host", "cookie", "content-length", "x-forwarded-for"].contains(normal)
+        return HeaderRules.hopByHop.contains(normal)
+            || ["host", "cookie", "content-length", "content-type", "content-encoding", "authorization", "x-forwarded-for", "forwarded"].contains(normal)
             || HeaderRules.gatewaySet.contains { HeaderName.normalized($0) == normal }
     }
 
