@@ -38,15 +38,32 @@ enum GatewayEndpoints {
         case ("healthz", _):
             return .response(LocalResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ok\n"))
         case ("readyz", _):
-            let future = runtime.readiness.check(on: eventLoop, threadPool: threadPool).map { failures -> LocalAnswer in
-                if failures.isEmpty {
+            // Ready: upstream hosts resolve, the shared session store answers, and every
+            // sign-in method's provider metadata is at hand. healthz stays a liveness check.
+            let future = runtime.readiness.check(on: eventLoop, threadPool: threadPool).flatMap { unresolved in
+                eventLoop.makeFutureWithTask { () -> [String] in
+                    var problems = unresolved.isEmpty ? [] : ["cannot resolve upstream host(s) \(unresolved.joined(separator: ", "))"]
+                    // The answer is public: it names what is wrong, the log says why.
+                    if let store = await runtime.gate.sessions.readinessProblem() {
+                        runtime.gate.sessions.logger.warning("not ready", metadata: ["reason": "\(store)"])
+                        problems.append("session store unavailable")
+                    }
+                    for method in runtime.signInMethods {
+                        if let problem = await method.readinessProblem() {
+                            runtime.gate.sessions.logger.warning("not ready", metadata: ["reason": "\(problem)"])
+                            problems.append("sign-in provider unavailable")
+                        }
+                    }
+                    return problems
+                }
+            }.map { problems -> LocalAnswer in
+                if problems.isEmpty {
                     return .response(LocalResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "ready\n"))
                 }
-                let list = failures.joined(separator: ", ")
                 return .response(
                     LocalResponse(
                         status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
-                        body: "not ready: cannot resolve upstream host(s) \(list)\n"))
+                        body: "not ready: \(problems.joined(separator: "; "))\n"))
             }.recover { _ in
                 .response(LocalResponse(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: "not ready\n"))
             }

@@ -54,6 +54,18 @@ final class GatewaySessions: Sendable {
         return session
     }
 
+    /// Why the shared store cannot serve a cache miss right now, or nil when it can (or there
+    /// is none): one primary-key read of an id that does not exist.
+    func readinessProblem() async -> String? {
+        guard let store = sharedStore else { return nil }
+        do {
+            _ = try await store.session(id: .random())
+            return nil
+        } catch {
+            return "session store: \(error)"
+        }
+    }
+
     /// The stored copy, which another instance may have changed since this one cached it.
     func fresh(_ session: Session) async -> Session? {
         guard let store = sharedStore else { return nil }

@@ -382,6 +382,19 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
 
     func revalidatesEarly(_ session: Session) -> Bool { session.hasRefreshToken }
 
+    /// Ready when Entra's discovery document is at hand (fetched now, or cached from a recent
+    /// fetch: the provider keeps the last good one through an outage). With SSO switched off
+    /// Entra is not used, so it cannot make the gateway unready.
+    func readinessProblem() async -> String? {
+        guard config.sso.enabled else { return nil }
+        do {
+            _ = try await provider.metadata()
+            return nil
+        } catch {
+            return "sign-in provider: \(error.description)"
+        }
+    }
+
     /// With the SSO switch off and `sso.offEndsSessions`, SSO sessions end at their next request.
     var ssoOffEndsSessions: Bool { !config.sso.enabled && config.sso.offEndsSessions }
 

@@ -15,6 +15,13 @@ protocol SignInMethod: Sendable {
     /// Where a browser goes after its session ended (the provider's own sign-out), or nil
     /// for the gateway's signed-out page.
     func signOutRedirect(for session: Session) async -> String?
+    /// Why this method cannot sign anyone in right now (its provider's metadata cannot be
+    /// had), or nil when it can; `/.portcullis/readyz` asks.
+    func readinessProblem() async -> String?
+}
+
+extension SignInMethod {
+    func readinessProblem() async -> String? { nil }
 }
 
 /// A request to a gateway endpoint, with its name below `/.portcullis/`.

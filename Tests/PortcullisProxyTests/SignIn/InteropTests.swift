@@ -190,6 +190,25 @@ struct InteropTests {
         }
     }
 
+    @Test("readyz: ready with the provider's discovery document at hand, not ready when it has never been had", .enabled(if: mockEnabled))
+    func readinessFollowsProvider() async throws {
+        let withProvider = try await MockGateway.with { gateway in try await gateway.get("/.portcullis/readyz") }
+        #expect(withProvider.status == 200, "\(withProvider.text)")
+        // A gateway whose provider never answered: not ready, and the page names only the part.
+        let port = try closedPort()
+        let json = """
+            { "listen": { "port": \(port) }, "publicURL": "http://127.0.0.1:\(port)", "logging": { "accessLog": false },
+              "entra": { "discoveryURL": "http://127.0.0.1:\(try refusingPort())/.well-known/openid-configuration",
+                         "clientId": "portcullis-interop", "clientSecretEnv": "SECRET", "requestTimeout": 1 },
+              "routes": [{ "name": "app", "upstream": "http://127.0.0.1:9" }] }
+            """
+        let live = try await SignInHarness.startGateway(json, secret: "s")
+        let ready = try await TestHTTPClient.with(port: port) { client in try await client.send("/.portcullis/readyz") }
+        await live.stop()
+        #expect(ready.status == 503)
+        #expect(ready.text.contains("sign-in provider unavailable"))
+    }
+
     @Test("a real browser signs in through the dev IdP and keeps its session", .enabled(if: browserEnabled))
     func browserDevIdP() async throws {
         try await SignInHarness.with { harness in

@@ -108,7 +108,14 @@ struct SharedSessionStoreTests {
     func storeOutage() async throws {
         try await Pair.with { pair in
             let (_, cookies) = try await pair.a.signIn("alice")
+            #expect(try await pair.a.get("/.portcullis/readyz").status == 200)
             try await pair.postgres.stopServer()
+            // Not ready: a load balancer sends new users elsewhere. The public answer names the
+            // part, never the database's address.
+            let notReady = try await pair.a.get("/.portcullis/readyz")
+            #expect(notReady.status == 503)
+            #expect(notReady.text.contains("session store unavailable"))
+            #expect(!notReady.text.contains("127.0.0.1"))
 
             // A has the session cached: no database needed.
             #expect(try await pair.a.get("/app/x", cookies: cookies).status == 200)
@@ -127,6 +134,7 @@ struct SharedSessionStoreTests {
             try await pair.postgres.startServer()
             let recovered = try await Self.within(10) { try await pair.getB("/app/x", cookies: cookies).status == 200 }
             #expect(recovered != nil, "B did not recover after the database came back")
+            #expect(try await pair.a.get("/.portcullis/readyz").status == 200)
         }
     }
 }
