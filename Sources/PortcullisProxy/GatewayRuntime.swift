@@ -72,6 +72,10 @@ public final class GatewayRuntime: Sendable {
             methods.append(entra)
             revalidators[.sso] = entra
         }
+        // A credential about to expire stops every sign-in at once: say so at start and on reload.
+        for expiry in CredentialExpiry.all(in: config) {
+            if let warning = expiry.warning(now: services.now()) { services.logger.warning("\(warning)") }
+        }
         return GatewayRuntime(
             config: config, services: services, signInMethods: methods, revalidators: revalidators,
             assertionSigner: try assertionSigner(config: config, services: services))

@@ -93,8 +93,15 @@ struct CheckConfig: ParsableCommand {
     var file: String
 
     func run() throws {
-        _ = try loadConfigOrExit(file)
+        let config = try loadConfigOrExit(file)
         print("OK")
+        for expiry in CredentialExpiry.all(in: config) {
+            if let warning = expiry.warning(now: Date()) {
+                print("warning: \(warning)")
+            } else {
+                print("\(expiry.field): expires \(ISO8601DateFormatter().string(from: expiry.expires))")
+            }
+        }
     }
 }
 

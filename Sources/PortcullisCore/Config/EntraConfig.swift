@@ -35,6 +35,9 @@ public struct EntraConfig: ConfigSection, Sendable {
     public var allowedTenants: [String]
     public var clientId: String
     public var credential: Credential
+    /// When the client secret expires (Entra shows it with the secret), for warnings from
+    /// 30 days before; nil when not given.
+    public var clientSecretExpiresAt: Date?
     public var authority: HTTPURL
     /// Full discovery document URL, replacing `{authority}/{tenant}/v2.0/.well-known/...`.
     public var discoveryURL: HTTPURL?
@@ -53,7 +56,7 @@ public struct EntraConfig: ConfigSection, Sendable {
     public static var fields: [ConfigField] {
         [
             .value("tenant"), .value("allowedTenants"), .value("clientId"),
-            .value("clientSecretFile"), .value("clientSecretEnv"),
+            .value("clientSecretFile"), .value("clientSecretEnv"), .value("clientSecretExpiresAt"),
             .object("clientCertificate", ClientCertificateConfig.self),
             .value("authority"), .value("discoveryURL"), .value("scopes"), .value("responseMode"),
             .value("groupsOverage"), .value("graphURL"),
@@ -107,6 +110,14 @@ public struct EntraConfig: ConfigSection, Sendable {
                 reader.failHere("a client credential is required: clientSecretFile, clientSecretEnv or clientCertificate")
             }
             credential = .secret(Secret(""))
+        }
+        if let text = reader.string("clientSecretExpiresAt") {
+            if let date = CredentialExpiry.parseDate(text) {
+                clientSecretExpiresAt = date
+            } else {
+                reader.fail("clientSecretExpiresAt", "\"\(TextCheck.quotable(text))\" is not a date (2027-06-30) or an ISO 8601 timestamp")
+            }
+            if case .certificate = credential { reader.fail("clientSecretExpiresAt", "is for a client secret, and this app uses a certificate") }
         }
         authority = Self.url(reader, "authority", default: Self.defaultAuthority)
         discoveryURL = reader.has("discoveryURL") ? Self.url(reader, "discoveryURL", default: "") : nil
