@@ -40,6 +40,18 @@ public final class Gateway: Sendable {
     }
 
     public var localAddress: SocketAddress { server.localAddress }
+
+    /// The metrics in the Prometheus text format (the admin listener's `/metrics`).
+    public func scrapeMetrics() async -> String {
+        await services.metrics.render(loops: loops, runtime: runtime, gate: services.gate)
+    }
+
+    /// Starts the admin listener `config.admin` asks for (nil when it is disabled).
+    public func startAdminListener(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> AdminServer? {
+        let admin = config.admin
+        guard admin.enabled else { return nil }
+        return try await AdminServer.start(host: admin.listen.address, port: admin.listen.port, group: group) { [self] in await scrapeMetrics() }
+    }
     public var runtime: GatewayRuntime { current.withLock { $0 } }
     public var config: GatewayConfig { runtime.config }
 

@@ -27,6 +27,8 @@ public final class GatewayServices: Sendable {
     /// Signs assertions when `assertion.keyFile` is not set: made once, so a reload does not
     /// change the key upstreams have fetched.
     let generatedAssertionKeys: AssertionKeys
+    /// Counters and gauges for the admin listener's `/metrics`.
+    public let metrics: GatewayMetrics
 
     public static let auditLabel = "portcullis.audit"
 
@@ -38,6 +40,10 @@ public final class GatewayServices: Sendable {
         session: SessionConfig, store: (any SessionStore)?, oidcClient: HTTPClient, audit: Logger = Logger(label: auditLabel),
         logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        // Every audited decision is also counted, by its event.
+        let audit = Logger(label: audit.label) { _ in MultiplexLogHandler([ForwardingLogHandler(target: audit), AuditEventCounter(metrics: metrics)]) }
         gate = SessionGate(config: session, store: store, audit: audit, logger: logger, now: now)
         self.oidcClient = oidcClient
         consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))

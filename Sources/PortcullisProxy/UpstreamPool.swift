@@ -123,6 +123,8 @@ final class GatewayLoop: @unchecked Sendable {
     @exclusivity(unchecked) var runtime: GatewayRuntime
     /// This loop's signed assertions (used on the loop only).
     let assertions = AssertionCache()
+    /// This loop's request counters (used on the loop only; a scrape reads them there).
+    let metrics = LoopMetrics()
 
     init(pool: UpstreamPool, runtime: GatewayRuntime) {
         self.pool = pool
@@ -150,6 +152,23 @@ final class GatewayLoops: @unchecked Sendable {
             preconditionFailure("event loop outside the gateway's group")
         }
         return loop
+    }
+
+    /// Every loop's request counters, read on each loop and added up by route.
+    func snapshot() async -> [String: LoopMetrics.RouteCounts] {
+        var merged: [String: LoopMetrics.RouteCounts] = [:]
+        for loop in loops.values {
+            guard let routes = try? await loop.pool.eventLoop.submit({ loop.metrics.routes }).get() else { continue }
+            for (route, counts) in routes {
+                var total = merged[route, default: LoopMetrics.RouteCounts()]
+                for index in total.byClass.indices { total.byClass[index] += counts.byClass[index] }
+                for index in total.latency.indices { total.latency[index] += counts.latency[index] }
+                total.latencySum += counts.latencySum
+                total.upstreamFailures += counts.upstreamFailures
+                merged[route] = total
+            }
+        }
+        return merged
     }
 
     /// Makes `runtime` the one each loop serves its next request with; completes once every

@@ -58,15 +58,28 @@ enum GatewayProcess {
         if let reloader { services.append(.init(service: ReloadService(reloader: reloader))) }
         services.append(.init(service: DrainingGatewayService(gateway: gateway, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Metrics on their own listener (loopback by default), never on the public one.
+        let admin: AdminServer?
+        do {
+            admin = try await gateway.startAdminListener()
+        } catch {
+            logger.error("cannot start the admin listener (admin.listen)", metadata: ["error": "\(error)"])
+            await gateway.close()
+            await gateway.services.shutdown()
+            throw error
+        }
+        if let admin { logger.info("admin listener: metrics at /metrics", metadata: ["address": "\(admin.localAddress)"]) }
         do {
             try await group.run()
         } catch {
             logger.error("stopping after a service failed", metadata: ["error": "\(error)"])
+            await admin?.close()
             await gateway.close()
             await gateway.services.shutdown()
             LineSink.standardOutput.flush()
             throw error
         }
+        await admin?.close()
         await gateway.services.shutdown()
         logger.info("gateway stopped")
         LineSink.standardOutput.flush()

@@ -39,7 +39,7 @@ struct SignalTests {
             let config = folder.appendingPathComponent("gateway.json"), pidFile = folder.appendingPathComponent("gateway.pid")
             func write(routes: [String]) throws {
                 let list = routes.map { #"{ "name": "\#($0)", "pathPrefix": "/\#($0)", "upstream": "http://127.0.0.1:\#(echo.port)", "public": true, "stripPrefix": true }"# }
-                try #"{ "listen": { "port": \#(port) }, "logging": { "accessLog": false }, "routes": [\#(list.joined(separator: ","))] }"#
+                try #"{ "listen": { "port": \#(port) }, "admin": { "listen": { "port": 0 } }, "logging": { "accessLog": false }, "routes": [\#(list.joined(separator: ","))] }"#
                     .write(to: config, atomically: true, encoding: .utf8)
             }
             try write(routes: ["app"])

@@ -30,6 +30,8 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var groupNames: [String: String]
     /// The signed identity assertion; nil: none is sent.
     public var assertion: AssertionConfig?
+    /// The admin listener (`/metrics`).
+    public var admin: AdminConfig
     /// Every file the config names (keys, secrets, certificates), as absolute paths: a
     /// reload watches them along with the config file itself.
     public var referencedFiles: [String] = []
@@ -52,6 +54,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .value("shutdownTimeout"),
             .value("groupNames"),
             .object("assertion", AssertionConfig.self),
+            .object("admin", AdminConfig.self),
         ]
     }
 
@@ -103,6 +106,10 @@ public struct GatewayConfig: ConfigSection, Sendable {
             }
         }
         assertion = reader.optionalSection("assertion")
+        admin = reader.section("admin")
+        if admin.enabled && admin.listen.address == listen.address && admin.listen.port == listen.port && listen.port != 0 {
+            reader.fail("admin.listen.port", "is the public listener's port: metrics never go on the public listener")
+        }
         validateRoutes(reader)
         resolveGroupNames(reader)
         validateLocalSignIn(reader)
@@ -274,6 +281,7 @@ extension GatewayConfig {
         if limits.maxHeaderBytes != next.limits.maxHeaderBytes { changed.append("limits.maxHeaderBytes") }
         if limits.maxConnections != next.limits.maxConnections { changed.append("limits.maxConnections") }
         if logging != next.logging { changed.append("logging") }
+        if admin != next.admin { changed.append("admin") }
         return changed
     }
 }
