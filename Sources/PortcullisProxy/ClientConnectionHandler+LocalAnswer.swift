@@ -22,7 +22,7 @@ extension ClientConnectionHandler {
         }
         let keepAlive = head.isKeepAlive && !draining
         let (status, bytes) = writeLocal(answer, for: head, keepAlive: keepAlive)
-        loop.metrics.record(route: route ?? "-", status: status, upstreamSeconds: nil)
+        loop.metrics.recordLocal(route: route, status: status)
         accessLog?.record(
             .init(
                 method: head.method, path: path, route: route, status: status, peer: peer, started: started,

@@ -659,8 +659,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
         let upstreamTime = exchange.upstreamStarted.map { (exchange.upstreamHeadAt ?? now) - $0 }
-        loop.metrics.record(
-            route: exchange.route.config.name, status: status, upstreamSeconds: upstreamTime.map { Double($0.nanoseconds) / 1e9 })
+        loop.metrics.record(exchange.route, status: status, upstreamSeconds: upstreamTime.map { Double($0.nanoseconds) / 1e9 })
         guard let accessLog else { return }
         accessLog.record(
             .init(

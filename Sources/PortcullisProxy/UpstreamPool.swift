@@ -158,15 +158,8 @@ final class GatewayLoops: @unchecked Sendable {
     func snapshot() async -> [String: LoopMetrics.RouteCounts] {
         var merged: [String: LoopMetrics.RouteCounts] = [:]
         for loop in loops.values {
-            guard let routes = try? await loop.pool.eventLoop.submit({ loop.metrics.routes }).get() else { continue }
-            for (route, counts) in routes {
-                var total = merged[route, default: LoopMetrics.RouteCounts()]
-                for index in total.byClass.indices { total.byClass[index] += counts.byClass[index] }
-                for index in total.latency.indices { total.latency[index] += counts.latency[index] }
-                total.latencySum += counts.latencySum
-                total.upstreamFailures += counts.upstreamFailures
-                merged[route] = total
-            }
+            guard let routes = try? await loop.pool.eventLoop.submit({ loop.metrics.byName }).get() else { continue }
+            for (route, counts) in routes { merged[route, default: LoopMetrics.RouteCounts()].merge(counts) }
         }
         return merged
     }
