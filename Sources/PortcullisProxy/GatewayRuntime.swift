@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import PortcullisAuth
 import PortcullisCore
 
@@ -29,13 +30,17 @@ public final class GatewayRuntime: Sendable {
     let requestHeadTimeout: TimeAmount
     /// Signs the identity assertion; nil without the `assertion` section.
     let assertionSigner: AssertionSigner?
+    /// TLS for new client connections (`listen.tls`), nil for plain HTTP. Per config, so a
+    /// reload after a certificate renewal serves the new one to the next connection.
+    let tlsContext: NIOSSLContext?
 
     init(
         config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
-        assertionSigner: AssertionSigner? = nil
+        assertionSigner: AssertionSigner? = nil, tlsContext: NIOSSLContext? = nil
     ) {
         self.config = config
         self.assertionSigner = assertionSigner
+        self.tlsContext = tlsContext
         self.gate = services.gate
         self.signInMethods = signInMethods
         let keyRing = config.session.keys.isEmpty ? services.ephemeralKeyRing : KeyRing(keys: config.session.keys)
@@ -46,7 +51,9 @@ public final class GatewayRuntime: Sendable {
         // Every name any route writes is stripped from every client request on every route.
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders, alsoStrip: routes.flatMap(\.headerPlan.headerNames))
         self.routes = routes
-        self.forwardedProto = config.publicURL.scheme
+        // X-Forwarded-Proto follows the listener: TLS here, or the public URL's scheme when a
+        // load balancer in front terminates it.
+        self.forwardedProto = config.listen.tls != nil ? "https" : config.publicURL.scheme
         self.forwardedPort = String(config.publicURL.port)
         self.readiness = ReadinessProbe(hosts: Set(config.routes.map(\.upstream.host)))
         let clientIdleTimeout = TimeAmount.fromSeconds(config.limits.clientIdleTimeout)
@@ -78,7 +85,33 @@ public final class GatewayRuntime: Sendable {
         }
         return GatewayRuntime(
             config: config, services: services, signInMethods: methods, revalidators: revalidators,
-            assertionSigner: try assertionSigner(config: config, services: services))
+            assertionSigner: try assertionSigner(config: config, services: services), tlsContext: try tlsContext(config: config))
+    }
+
+    /// The listener's TLS context: TLS 1.2 or newer, NIO's modern cipher suites, ALPN
+    /// `http/1.1`. An unusable certificate or key fails the start or the reload, naming the field.
+    static func tlsContext(config: GatewayConfig) throws -> NIOSSLContext? {
+        guard let tls = config.listen.tls else { return nil }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(tls.certificatePEM.utf8))
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "listen.tls.certificateFile", reason: "\"\(tls.certificateFile)\" holds no usable certificate")])
+        }
+        do {
+            key = try NIOSSLPrivateKey(bytes: Array(tls.keyPEM.value.utf8), format: .pem)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "listen.tls.keyFile", reason: "\"\(tls.keyFile)\" holds no usable private key (encrypted keys are not supported)")])
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = ["http/1.1"]
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "listen.tls", reason: "the certificate and key do not make a TLS context (do they belong together?): \(error)")])
+        }
     }
 
     /// The assertion signer for `config`: its key file's keys, or the process's generated key

@@ -3,6 +3,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 import Synchronization
 
@@ -55,11 +56,17 @@ public final class GatewayServer: Sendable {
                         return
                     }
                     connections.track(channel)
+                    let loop = loops.loop(for: channel.eventLoop)
+                    // TLS from the loop's current config: a renewed certificate serves new
+                    // connections after a reload; open ones keep the one they began with.
+                    if let tls = loop.runtime.tlsContext {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     // NIO's request decoder and one handler: see ClientConnectionHandler for
                     // why encoding, pipelining, timers and parse errors all live there.
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try pipeline.addHandler(
-                        ClientConnectionHandler(loop: loops.loop(for: channel.eventLoop), threadPool: threadPool, accessLog: accessLog, logger: logger))
+                        ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: config.listen.address, port: config.listen.port).get()

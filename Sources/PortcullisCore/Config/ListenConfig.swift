@@ -2,13 +2,52 @@
 public struct ListenConfig: ConfigSection, Sendable, Equatable {
     public var address: String
     public var port: Int
+    /// TLS termination; nil: plain HTTP (behind a TLS-terminating load balancer, say).
+    public var tls: ListenTLSConfig?
 
-    public static var fields: [ConfigField] { [.value("address"), .value("port")] }
+    public static var fields: [ConfigField] { [.value("address"), .value("port"), .object("tls", ListenTLSConfig.self)] }
 
     public init(reading reader: ConfigObjectReader) {
         address = reader.string("address", default: "127.0.0.1")
         port = reader.int("port", default: 8080, in: 0...65535)
         if address.isEmpty { reader.fail("address", "must not be empty") }
+        tls = reader.optionalSection("tls")
+    }
+}
+
+/// `listen.tls`: the certificate chain and key the listener terminates TLS with, read with the
+/// config, so a reload after a renewal (same paths, new files) serves the new certificate to new
+/// connections while open ones keep theirs.
+public struct ListenTLSConfig: ConfigSection, Sendable, Equatable {
+    public var certificateFile: String
+    public var keyFile: String
+    /// The PEM texts (the key as a ``Secret``, never printed).
+    public var certificatePEM: String
+    public var keyPEM: Secret
+
+    public static var fields: [ConfigField] { [.value("certificateFile"), .value("keyFile")] }
+
+    public init(reading reader: ConfigObjectReader) {
+        certificateFile = reader.string("certificateFile") ?? ""
+        keyFile = reader.string("keyFile") ?? ""
+        certificatePEM = ""
+        keyPEM = Secret("")
+        if certificateFile.isEmpty { reader.fail("certificateFile", "required: the PEM certificate chain (the server's first)") }
+        if keyFile.isEmpty { reader.fail("keyFile", "required: the certificate's PEM private key") }
+        if !certificateFile.isEmpty {
+            let text = (try? String(contentsOf: reader.resolvedFile(certificateFile), encoding: .utf8)) ?? ""
+            if text.contains("-----BEGIN CERTIFICATE-----") { certificatePEM = text } else { reader.fail("certificateFile", "cannot read a PEM certificate from \"\(certificateFile)\"") }
+        }
+        if !keyFile.isEmpty {
+            let text = (try? String(contentsOf: reader.resolvedFile(keyFile), encoding: .utf8)) ?? ""
+            if text.contains("PRIVATE KEY-----") { keyPEM = Secret(text) } else { reader.fail("keyFile", "cannot read a PEM private key from \"\(keyFile)\"") }
+        }
+    }
+
+    /// Equal when the same files are named: new contents at the same paths are a renewal a
+    /// reload applies, not a listener change that needs a restart.
+    public static func == (a: Self, b: Self) -> Bool {
+        a.certificateFile == b.certificateFile && a.keyFile == b.keyFile
     }
 }
 

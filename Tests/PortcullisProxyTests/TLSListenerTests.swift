@@ -1,0 +1,92 @@
+import Crypto
+import Foundation
+import NIOPosix
+import PortcullisCore
+import PortcullisEcho
+import PortcullisTestSupport
+import SwiftASN1
+import Testing
+import X509
+
+/// TLS at the edge: the listener terminates TLS with the configured certificate, says so
+/// upstream (`X-Forwarded-Proto: https`), and a renewal applied by reload serves new
+/// connections without dropping open ones. curl verifies against the test certificate.
+@Suite("TLS listener (live)", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") || ExternalTools.isCI))
+struct TLSListenerTests {
+    /// A self-signed certificate for 127.0.0.1 and its key, as PEM.
+    static func certificate(_ name: String, days: Double = 30) throws -> (certificate: String, key: String) {
+        let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName { CommonName(name) }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now.addingTimeInterval(-60),
+            notValidAfter: now.addingTimeInterval(days * 86_400), issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+            },
+            issuerPrivateKey: .init(key))
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+
+    static func curl(_ url: String, caFile: String) async throws -> (status: Int32, output: String, error: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try ExternalTools.run(["curl", "-sS", "--http1.1", "--cacert", caFile, url]) })
+            }
+        }
+    }
+
+    @Test("HTTPS with the configured certificate, X-Forwarded-Proto https; a renewed certificate by reload, an open connection kept; a broken one refused")
+    func tls() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (certFile, keyFile) = (folder.appendingPathComponent("tls.crt"), folder.appendingPathComponent("tls.key"))
+        let first = try Self.certificate("portcullis-first"), second = try Self.certificate("portcullis-second")
+        let (firstCA, secondCA) = (folder.appendingPathComponent("first.pem").path, folder.appendingPathComponent("second.pem").path)
+        try first.certificate.write(toFile: firstCA, atomically: true, encoding: .utf8)
+        try second.certificate.write(toFile: secondCA, atomically: true, encoding: .utf8)
+        try first.certificate.write(to: certFile, atomically: true, encoding: .utf8)
+        try first.key.write(to: keyFile, atomically: true, encoding: .utf8)
+
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let configFile = folder.appendingPathComponent("config.json")
+        try """
+            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" } }, "logging": { "accessLog": false },
+              "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
+            """.write(to: configFile, atomically: true, encoding: .utf8)
+        let live = try await LiveGateway.start(try GatewayConfig.load(file: configFile.path))
+        let base = "https://127.0.0.1:\(live.port)"
+        do {
+            let answer = try await Self.curl(base + "/x", caFile: firstCA)
+            #expect(answer.status == 0, "\(answer.error)")
+            #expect(answer.output.contains(#"["X-Forwarded-Proto","https"]"#), "\(answer.output.prefix(400))")
+            // The wrong CA is refused by the client: the listener serves the first certificate.
+            #expect(try await Self.curl(base + "/x", caFile: secondCA).status != 0)
+
+            // A slow request on a connection opened with the first certificate, across the reload.
+            let open = Task { try await Self.curl(base + "/.echo/slow?ms=1500", caFile: firstCA) }
+            try await Task.sleep(for: .milliseconds(400))
+            try second.certificate.write(to: certFile, atomically: true, encoding: .utf8)
+            try second.key.write(to: keyFile, atomically: true, encoding: .utf8)
+            let outcome = try await live.gateway.reload(try GatewayConfig.load(file: configFile.path))
+            #expect(outcome.needsRestart.isEmpty, "a renewal at the same paths is no listener change: \(outcome.needsRestart)")
+            #expect(try await Self.curl(base + "/y", caFile: secondCA).status == 0)
+            #expect(try await Self.curl(base + "/y", caFile: firstCA).status != 0)
+            let kept = try await open.value
+            #expect(kept.status == 0, "the open connection was dropped: \(kept.error)")
+
+            // A broken certificate is refused by reload; the renewed one keeps serving.
+            try "not a certificate".write(to: certFile, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self) { try GatewayConfig.load(file: configFile.path) }
+            #expect(try await Self.curl(base + "/z", caFile: secondCA).status == 0)
+        } catch {
+            await live.stop()
+            await echo.close()
+            throw error
+        }
+        await live.stop()
+        await echo.close()
+    }
+}
