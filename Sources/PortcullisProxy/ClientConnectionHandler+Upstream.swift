@@ -12,7 +12,7 @@ extension ClientConnectionHandler {
             return
         }
         let route = exchange.route
-        pool.connect(route.key, address: route.address, timeout: route.connectTimeout, headerRules: runtime.headerRules).assumeIsolated().whenComplete { result in
+        pool.connect(route.key, address: route.address, timeout: route.connectTimeout, headerRules: runtime.headerRules, tls: route.tls).assumeIsolated().whenComplete { result in
             guard case .proxying(let current) = self.state, current === exchange else {
                 // The exchange ended while connecting (the client left, or it failed): the
                 // connection is closed, not parked, so a request the client abandoned leaves

@@ -36,7 +36,7 @@ public final class GatewayRuntime: Sendable {
 
     init(
         config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
-        assertionSigner: AssertionSigner? = nil, tlsContext: NIOSSLContext? = nil
+        assertionSigner: AssertionSigner? = nil, tlsContext: NIOSSLContext? = nil, upstreamTLS: [String: NIOSSLContext?] = [:]
     ) {
         self.config = config
         self.assertionSigner = assertionSigner
@@ -47,7 +47,7 @@ public final class GatewayRuntime: Sendable {
         sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators, created: services.now())
         ourCookies = config.hasSignIn ? sessionRules.cookies : nil
         self.routeTable = RouteTable(routes: config.routes)
-        let routes = config.routes.map { RouteTarget($0, config: config) }
+        let routes = config.routes.map { RouteTarget($0, config: config, tls: upstreamTLS[$0.name] ?? nil) }
         // Every name any route writes is stripped from every client request on every route.
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders, alsoStrip: routes.flatMap(\.headerPlan.headerNames))
         self.routes = routes
@@ -85,7 +85,39 @@ public final class GatewayRuntime: Sendable {
         }
         return GatewayRuntime(
             config: config, services: services, signInMethods: methods, revalidators: revalidators,
-            assertionSigner: try assertionSigner(config: config, services: services), tlsContext: try tlsContext(config: config))
+            assertionSigner: try assertionSigner(config: config, services: services), tlsContext: try tlsContext(config: config),
+            upstreamTLS: try upstreamTLSContexts(config: config, services: services))
+    }
+
+    /// A client TLS context per `https` route: verification against the system roots or the
+    /// route's `caFile`, an optional client certificate, TLS 1.2+. A route that turns
+    /// verification off is warned about at every start and reload.
+    static func upstreamTLSContexts(config: GatewayConfig, services: GatewayServices) throws -> [String: NIOSSLContext?] {
+        var contexts: [String: NIOSSLContext?] = [:]
+        for (index, route) in config.routes.enumerated() where route.upstream.isTLS {
+            let settings = route.tls
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            do {
+                if let ca = settings?.caPEM {
+                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
+                }
+                if let certificate = settings?.certificatePEM, let key = settings?.keyPEM {
+                    configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) }
+                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.value.utf8), format: .pem))
+                }
+                if settings?.insecureSkipVerify == true {
+                    configuration.certificateVerification = .none
+                    services.logger.warning(
+                        "routes[\(index)].tls.insecureSkipVerify is set: the upstream's certificate is NOT verified, so anyone on the network path can impersonate it and read the identity headers",
+                        metadata: ["route": "\(route.name)"])
+                }
+                contexts[route.name] = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw ConfigError(issues: [ConfigIssue(path: "routes[\(index)].tls", reason: "cannot make a TLS client context: \(error)")])
+            }
+        }
+        return contexts
     }
 
     /// The listener's TLS context: TLS 1.2 or newer, NIO's modern cipher suites, ALPN
@@ -151,11 +183,16 @@ final class RouteTarget: Sendable {
     let idleTimeout: TimeAmount
     /// Which identity headers this route sends, under which names.
     let headerPlan: IdentityHeaderPlan
+    /// TLS to an `https` upstream, nil for `http`.
+    let tls: NIOSSLContext?
 
-    init(_ route: RouteConfig, config gateway: GatewayConfig) {
+    init(_ route: RouteConfig, config gateway: GatewayConfig, tls: NIOSSLContext? = nil) {
         config = route
+        self.tls = tls
         headerPlan = IdentityHeaderPlan(route: route, names: gateway.identityHeaders, assertionConfigured: gateway.assertion != nil)
-        key = UpstreamKey(host: route.upstream.host, port: route.upstream.port)
+        key = UpstreamKey(
+            host: route.upstream.host, port: route.upstream.port,
+            tls: route.upstream.isTLS ? "tls:" + (route.tls?.poolIdentity ?? "system-roots") : "")
         upstreamAuthority = route.upstream.authority
         address = try? SocketAddress(ipAddress: route.upstream.host, port: route.upstream.port)
         connectTimeout = .fromSeconds(route.timeouts.connect)

@@ -190,4 +190,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 struct UpstreamKey: Hashable, Sendable {
     var host: String
     var port: Int
+    /// Empty for plain HTTP; for HTTPS, the TLS settings' identity, so a pooled connection is
+    /// reused only under the same trust and client certificate.
+    var tls: String = ""
 }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 
 /// Keep-alive connections to upstreams for one event loop.
@@ -64,12 +65,21 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     /// Opens a new connection on this loop.
-    func connect(_ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount, headerRules: HeaderRules) -> EventLoopFuture<UpstreamConnection> {
+    /// `tls`: for an `https` upstream, its client context; the server name is sent (SNI) and
+    /// verified unless the host is an IP address, which is verified against the certificate's
+    /// IP addresses instead.
+    func connect(
+        _ key: UpstreamKey, address: SocketAddress?, timeout: TimeAmount, headerRules: HeaderRules, tls: NIOSSLContext? = nil
+    ) -> EventLoopFuture<UpstreamConnection> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let name = IPAddress.parse(key.host) == nil ? key.host : nil
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
                     // No HTTP codecs: UpstreamConnection writes encoded requests and parses the
                     // responses itself.
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(key: key, headerRules: headerRules))

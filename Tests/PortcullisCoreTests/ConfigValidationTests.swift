@@ -69,7 +69,7 @@ struct ConfigValidationTests {
             (#"{ "routes": [{ "public": true }] }"#, "routes[0].upstream: is required"),
             (#"{ "routes": [{ "upstream": "http://user:pw@u", "public": true }] }"#, #"routes[0].upstream: "http://user:pw@u" must not contain credentials"#),
             (#"{ "routes": [{ "upstream": "http://u?x=1", "public": true }] }"#, #"routes[0].upstream: "http://u?x=1" must not have a query or fragment"#),
-            (#"{ "routes": [{ "upstream": "https://u", "public": true }] }"#, #"routes[0].upstream: "https://u": https upstreams are not supported yet; use http on a trusted network"#),
+            (#"{ "routes": [{ "upstream": "http://u", "public": true, "tls": { "insecureSkipVerify": true } }] }"#, "routes[0].tls: is for an https upstream; this one is http"),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "app" }] }"#, #"routes[0].pathPrefix: "app" must start with "/""#),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "pathPrefix": "/a/../b" }] }"#, #"routes[0].pathPrefix: "/a/../b" must be a plain canonical path (no query, dot segments, encoded separators, `//`, or percent-encoded letters and digits)"#),
             (#"{ "routes": [{ "upstream": "http://u", "public": true, "host": "https://x.org" }] }"#, #"routes[0].host: "https://x.org" is not a host name or *.domain pattern (no scheme, port or path)"#),

@@ -89,4 +89,50 @@ struct TLSListenerTests {
         await live.stop()
         await echo.close()
     }
+
+    @Test("an https upstream: verified against its caFile (the IP in its certificate checked), refused with a clean 502 under the wrong CA")
+    func httpsUpstream() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-up-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let upstreamIdentity = try Self.certificate("portcullis-upstream"), stranger = try Self.certificate("someone-else")
+        try upstreamIdentity.certificate.write(to: folder.appendingPathComponent("up.crt"), atomically: true, encoding: .utf8)
+        try upstreamIdentity.key.write(to: folder.appendingPathComponent("up.key"), atomically: true, encoding: .utf8)
+        try stranger.certificate.write(to: folder.appendingPathComponent("stranger.crt"), atomically: true, encoding: .utf8)
+
+        // The HTTPS upstream: a gateway terminating TLS in front of the echo.
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let upstreamConfig = """
+            { "listen": { "port": 0, "tls": { "certificateFile": "up.crt", "keyFile": "up.key" } }, "logging": { "accessLog": false },
+              "routes": [{ "name": "echo", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
+            """
+        let upstream = try await LiveGateway.start(try GatewayConfig.load(Data(upstreamConfig.utf8), baseDirectory: folder))
+        do {
+            let front = """
+                { "listen": { "port": 0 }, "logging": { "accessLog": false },
+                  "routes": [
+                    { "name": "trusted", "pathPrefix": "/trusted", "upstream": "https://127.0.0.1:\(upstream.port)", "public": true, "tls": { "caFile": "up.crt" } },
+                    { "name": "wrong-ca", "pathPrefix": "/wrong", "upstream": "https://127.0.0.1:\(upstream.port)", "public": true, "tls": { "caFile": "stranger.crt" } } ] }
+                """
+            let gateway = try await LiveGateway.start(try GatewayConfig.load(Data(front.utf8), baseDirectory: folder))
+            do {
+                let trusted = try await TestHTTPClient.with(port: gateway.port) { client in try await client.send("/trusted/x") }
+                #expect(trusted.status == 200, "\(trusted.text.prefix(300))")
+                #expect(try trusted.echoedURI() == "/trusted/x")
+                    let wrong = try await TestHTTPClient.with(port: gateway.port) { client in try await client.send("/wrong/x") }
+                #expect(wrong.status == 502)
+                #expect(wrong.text.contains("could not be reached"))
+            } catch {
+                await gateway.stop()
+                throw error
+            }
+            await gateway.stop()
+        } catch {
+            await upstream.stop()
+            await echo.close()
+            throw error
+        }
+        await upstream.stop()
+        await echo.close()
+    }
 }

@@ -17,6 +17,8 @@ public struct RouteConfig: ConfigSection, Sendable {
     /// Remove `pathPrefix` from the path before forwarding (`/app/x` → `/x`).
     public var stripPrefix: Bool
     public var timeouts: RouteTimeouts
+    /// How an `https` upstream is verified (and how the gateway authenticates to it).
+    public var tls: UpstreamTLSConfig?
     /// Who may use this protected route (`allow` and `deny`); no rules: anyone signed in.
     public var policy: RoutePolicy
     /// What this route's upstream is told about the user (defaults: `identityHeaders`).
@@ -32,7 +34,7 @@ public struct RouteConfig: ConfigSection, Sendable {
             .value("name"), .value("host"), .value("pathPrefix"), .value("caseInsensitive"), .value("upstream"),
             .value("public"), .array("allow", of: AccessRule.self), .array("deny", of: AccessRule.self),
             .value("authContext"), .object("headers", RouteHeadersConfig.self), .value("permissions"), .value("preserveHost"), .value("stripPrefix"),
-            .object("timeouts", RouteTimeouts.self),
+            .object("timeouts", RouteTimeouts.self), .object("tls", UpstreamTLSConfig.self),
         ]
     }
 
@@ -57,8 +59,6 @@ public struct RouteConfig: ConfigSection, Sendable {
         upstream = HTTPURL(scheme: "http", host: "invalid", port: 80, path: "")
         if let text = reader.string("upstream") {
             switch HTTPURL.parse(text) {
-            case .success(let url) where url.isTLS:
-                reader.fail("upstream", "\"\(text)\": https upstreams are not supported yet; use http on a trusted network")
             case .success(let url):
                 upstream = url
             case .failure(let failure):
@@ -84,6 +84,10 @@ public struct RouteConfig: ConfigSection, Sendable {
         preserveHost = reader.bool("preserveHost", default: false)
         stripPrefix = reader.bool("stripPrefix", default: false)
         timeouts = reader.section("timeouts")
+        tls = reader.optionalSection("tls")
+        if tls != nil && !upstream.isTLS {
+            reader.fail("tls", "is for an https upstream; this one is \(upstream.scheme)")
+        }
     }
 
     /// Entra's authentication context ids: `c1` to `c99`.
@@ -118,5 +122,46 @@ public struct RouteTimeouts: ConfigSection, Sendable {
         connect = reader.seconds("connect", default: 5, in: 0.05...300)
         response = reader.seconds("response", default: 60, in: 0.05...3_600)
         idle = reader.seconds("idle", default: 300, in: 0.05...86_400)
+    }
+}
+
+/// `routes[].tls`: verifying an `https` upstream (certificate verification is on by default,
+/// against the system's roots or `caFile`) and, optionally, a client certificate (mTLS).
+public struct UpstreamTLSConfig: ConfigSection, Sendable {
+    /// PEM certificates trusted for this upstream instead of the system's roots (an internal CA).
+    public var caPEM: String?
+    public var certificatePEM: String?
+    public var keyPEM: Secret?
+    /// Turns verification off: for a lab only; the gateway warns loudly at every start.
+    public var insecureSkipVerify: Bool
+
+    public static var fields: [ConfigField] {
+        [.value("caFile"), .value("certificateFile"), .value("keyFile"), .value("insecureSkipVerify")]
+    }
+
+    public init(reading reader: ConfigObjectReader) {
+        func pem(_ key: String, _ marker: String) -> String? {
+            guard let file = reader.string(key) else { return nil }
+            let text = (try? String(contentsOf: reader.resolvedFile(file), encoding: .utf8)) ?? ""
+            guard text.contains(marker) else {
+                reader.fail(key, "cannot read PEM from \"\(file)\"")
+                return nil
+            }
+            return text
+        }
+        caPEM = pem("caFile", "-----BEGIN CERTIFICATE-----")
+        certificatePEM = pem("certificateFile", "-----BEGIN CERTIFICATE-----")
+        keyPEM = pem("keyFile", "PRIVATE KEY-----").map(Secret.init)
+        if (certificatePEM == nil) != (keyPEM == nil) && !(reader.has("certificateFile") && reader.has("keyFile")) {
+            reader.failHere("a client certificate needs both certificateFile and keyFile")
+        }
+        insecureSkipVerify = reader.bool("insecureSkipVerify", default: false)
+        if insecureSkipVerify && caPEM != nil { reader.fail("insecureSkipVerify", "contradicts caFile: verify against the CA, or do not verify") }
+    }
+
+    /// What distinguishes connections made under this configuration, so pooled connections
+    /// are reused only under the same trust and identity.
+    public var poolIdentity: String {
+        [caPEM ?? "-", certificatePEM ?? "-", insecureSkipVerify ? "insecure" : "verify"].joined(separator: "|")
     }
 }
