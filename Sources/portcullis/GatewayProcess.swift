@@ -24,10 +24,10 @@ enum Composition {
 
     /// Starts the gateway for `config`; a credential that cannot be loaded exits with the
     /// config-error code.
-    static func start(_ config: GatewayConfig, services: GatewayServices, logger: Logger) async throws -> Gateway {
+    static func start(_ config: GatewayConfig, services: GatewayServices, accessLogSink: LineSink = .standardOutput, logger: Logger) async throws -> Gateway {
         let gateway: Gateway
         do {
-            gateway = try await Gateway.start(config: config, services: services, logger: logger)
+            gateway = try await Gateway.start(config: config, services: services, accessLogSink: accessLogSink, logger: logger)
         } catch let error as IOError {
             throw error
         } catch {

@@ -36,11 +36,18 @@ func loadConfigOrExit(_ path: String) throws -> GatewayConfig {
     }
 }
 
-/// Routes swift-log to our line handler at the config's level and format.
-func bootstrapLogging(_ logging: LoggingConfig) {
+/// Routes swift-log to our line handler at the config's level and format: the audit log to
+/// `logging.auditLogFile` when set, the rest to standard output. Returns the access log's sink
+/// (`logging.accessLogFile`, or standard output).
+func bootstrapLogging(_ logging: LoggingConfig) throws -> LineSink {
     let level = Logger.Level(rawValue: logging.level) ?? .info
     let format = LineLogHandler.Format(rawValue: logging.format) ?? .text
-    LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
+    let audit = try logging.auditLogFile.map(LineSink.appending(toFile:)) ?? .standardOutput
+    let access = try logging.accessLogFile.map(LineSink.appending(toFile:)) ?? .standardOutput
+    LoggingSystem.bootstrap { label in
+        LineLogHandler(label: label, format: format, level: level, sink: label == GatewayServices.auditLabel ? audit : .standardOutput)
+    }
+    return access
 }
 
 func waitForever() async throws {
@@ -69,11 +76,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let data = FileManager.default.contents(atPath: self.config) ?? Data()
         let config = try loadConfigOrExit(self.config)
-        bootstrapLogging(config.logging)
+        let accessLogSink = try bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
         FileDescriptorLimit.raise(toServe: config.limits.maxConnections, logger: logger)
         let services = try Composition.services(for: config, logger: logger)
-        let gateway = try await Composition.start(config, services: services, logger: logger)
+        let gateway = try await Composition.start(config, services: services, accessLogSink: accessLogSink, logger: logger)
         if let pidFile {
             try String(getpid()).write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
@@ -153,10 +160,10 @@ struct Demo: AsyncParsableCommand {
         } catch {
             throw ValidationError("embedded demo config is invalid: \(error)")
         }
-        bootstrapLogging(config.logging)
+        let accessLogSink = try bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
         let services = try Composition.services(for: config, logger: logger)
-        let running = try await Composition.start(config, services: services, logger: logger)
+        let running = try await Composition.start(config, services: services, accessLogSink: accessLogSink, logger: logger)
         let gateway = "http://127.0.0.1:\(running.localAddress.port ?? port)"
         let users = directory.users.map { user in
             "    \(user.key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(user.preferredUsername)  roles: \(user.roles.isEmpty ? "-" : user.roles.joined(separator: ","))\(user.groupOverage ? "  (group overage)" : "")\(user.signInError.map { "  (sign-in fails: \($0))" } ?? "")\(user.tid == DevIdPDirectory.demoFabrikamTenantID ? "  (other tenant: refused)" : "")"

@@ -39,7 +39,8 @@ struct SignalTests {
             let config = folder.appendingPathComponent("gateway.json"), pidFile = folder.appendingPathComponent("gateway.pid")
             func write(routes: [String]) throws {
                 let list = routes.map { #"{ "name": "\#($0)", "pathPrefix": "/\#($0)", "upstream": "http://127.0.0.1:\#(echo.port)", "public": true, "stripPrefix": true }"# }
-                try #"{ "listen": { "port": \#(port) }, "admin": { "listen": { "port": 0 } }, "logging": { "accessLog": false }, "routes": [\#(list.joined(separator: ","))] }"#
+                // The access and audit logs go to their own files.
+                try #"{ "listen": { "port": \#(port) }, "admin": { "listen": { "port": 0 } }, "logging": { "accessLogFile": "access.log", "auditLogFile": "audit.log" }, "routes": [\#(list.joined(separator: ","))] }"#
                     .write(to: config, atomically: true, encoding: .utf8)
             }
             try write(routes: ["app"])
@@ -97,6 +98,11 @@ struct SignalTests {
             #expect(gateway.terminationStatus == 0)
             #expect(gateway.terminationReason == .exit)
             await client.close()
+            // Request lines in the access log file, decisions (the reloads) in the audit log file.
+            let access = (try? String(contentsOf: folder.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
+            let audit = (try? String(contentsOf: folder.appendingPathComponent("audit.log"), encoding: .utf8)) ?? ""
+            #expect(access.contains("/app/x") && !access.contains("config.reloaded"), "\(access.prefix(300))")
+            #expect(audit.contains("event=config.reloaded") && !audit.contains("/app/x"), "\(audit.prefix(300))")
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where the gateway accepts client connections.
 public struct ListenConfig: ConfigSection, Sendable, Equatable {
     public var address: String
@@ -100,14 +102,27 @@ public struct LoggingConfig: ConfigSection, Sendable, Equatable {
     public var format: String
     /// Whether each proxied or answered request gets an access-log line.
     public var accessLog: Bool
+    /// Files the access and audit logs go to instead of standard output (appended to, mode
+    /// 0640), so they can be kept and shipped apart from the operational log.
+    public var accessLogFile: String?
+    public var auditLogFile: String?
 
     public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    public static var fields: [ConfigField] { [.value("level"), .value("format"), .value("accessLog")] }
+    public static var fields: [ConfigField] {
+        [.value("level"), .value("format"), .value("accessLog"), .value("accessLogFile"), .value("auditLogFile")]
+    }
 
     public init(reading reader: ConfigObjectReader) {
         level = reader.choice("level", default: "info", among: Self.levels)
         format = reader.choice("format", default: "text", among: ["text", "json"])
         accessLog = reader.bool("accessLog", default: true)
+        // Resolved like other files but not watched: a reload on every line written would be absurd.
+        func path(_ key: String) -> String? {
+            reader.string(key).map { $0.hasPrefix("/") ? $0 : reader.baseDirectory.appendingPathComponent($0).path }
+        }
+        accessLogFile = path("accessLogFile")
+        auditLogFile = path("auditLogFile")
+        if accessLogFile != nil && !accessLog { reader.fail("accessLogFile", "names a file for the access log, but accessLog is false") }
     }
 }

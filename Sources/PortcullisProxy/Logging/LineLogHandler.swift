@@ -72,6 +72,19 @@ public struct LineLogHandler: LogHandler {
 public final class LineSink: Sendable {
     public static let standardOutput = LineSink(fileDescriptor: 1)
 
+    /// A sink appending to `path` (created with mode 0640 if missing).
+    public static func appending(toFile path: String) throws -> LineSink {
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else { throw LogFileError(path: path, reason: String(cString: strerror(errno))) }
+        return LineSink(fileDescriptor: descriptor)
+    }
+
+    public struct LogFileError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot open the log file \"\(path)\": \(reason)" }
+    }
+
     private let fileDescriptor: Int32
     private let buffer = NIOLockedValueBox<[UInt8]>([])
     private let flushThreshold = 64 * 1024
