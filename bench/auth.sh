@@ -230,6 +230,7 @@ write_config() {   # write_config STORE PORT FILE
     cat >"$file" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $port },
+  "admin": { "enabled": false },
   "publicURL": "http://127.0.0.1:$port",
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM"$ROUTE_EXTRA } ],
   "upstreamPool": { "maxIdlePerUpstream": $PC_MAX_IDLE },

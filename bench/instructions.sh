@@ -101,6 +101,7 @@ if [[ $IC_AUTH == 1 ]]; then
     cat >"$TMP/config.json" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $IC_PORT },
+  "admin": { "enabled": false },
   "publicURL": "$URL",
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM" } ],
   "logging": { "accessLog": $IC_ACCESS_LOG },
@@ -117,6 +118,7 @@ else
     cat >"$TMP/config.json" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $IC_PORT },
+  "admin": { "enabled": false },
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM", "public": true } ],
   "logging": { "accessLog": $IC_ACCESS_LOG }
 }

@@ -61,6 +61,7 @@ PEERS_LOG=$TMP/peers.stderr
 cat >"$CONFIG" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $PC_PORT },
+  "admin": { "enabled": false },
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "http://127.0.0.1:18080", "public": true } ],
   "upstreamPool": { "maxIdlePerUpstream": $PC_MAX_IDLE },
   "logging": { "accessLog": $PC_ACCESS_LOG }

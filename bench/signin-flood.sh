@@ -51,6 +51,7 @@ USERS
 cat >"$TMP/config.json" <<CONFIG
 {
   "listen": { "address": "127.0.0.1", "port": $PORT },
+  "admin": { "enabled": false },
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "http://127.0.0.1:18080", "public": true } ],
   "localUsers": { "file": "users.json" },
   "sso": { "excludedUsers": ["breakglass"] },

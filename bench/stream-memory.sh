@@ -52,6 +52,7 @@ TMP=$(mktemp -d /tmp/portcullis-stream.XXXXXX)
 cat >"$TMP/config.json" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $SM_PORT },
+  "admin": { "enabled": false },
   "routes": [ { "name": "echo", "pathPrefix": "/", "upstream": "http://127.0.0.1:$ECHO_PORT", "public": true } ],
   "logging": { "accessLog": true }
 }
