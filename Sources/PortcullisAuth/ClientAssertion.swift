@@ -20,7 +20,7 @@ public struct ClientAssertionSigner: Sendable {
     }
 
     public init(clientId: String, certificatePEM: String, privateKeyPEM: String) async throws {
-        guard let der = Self.firstPEMBlock(certificatePEM, label: "CERTIFICATE") else {
+        guard let der = PEMBlock.first("CERTIFICATE", in: certificatePEM) else {
             throw InvalidCredential(description: "the client certificate is not a PEM certificate")
         }
         let key: JWTKit.Insecure.RSA.PrivateKey
@@ -42,7 +42,7 @@ public struct ClientAssertionSigner: Sendable {
     /// A fresh assertion for the token endpoint at `audience`.
     public func assertion(audience: String, now: Date = Date()) async throws -> String {
         let issued = now.timeIntervalSince1970.rounded(.down)
-        let claims = AssertionClaims(
+        let claims = ClientAssertionClaims(
             aud: audience, iss: clientId, sub: clientId, jti: UUID().uuidString.lowercased(),
             nbf: issued, iat: issued, exp: issued + Self.lifetime)
         var header = JWTHeader()
@@ -51,7 +51,7 @@ public struct ClientAssertionSigner: Sendable {
         return try await keys.sign(claims, header: header)
     }
 
-    struct AssertionClaims: JWTPayload {
+    struct ClientAssertionClaims: JWTPayload {
         var aud: String
         var iss: String
         var sub: String
@@ -60,13 +60,5 @@ public struct ClientAssertionSigner: Sendable {
         var iat: Double
         var exp: Double
         func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
-
-    static func firstPEMBlock(_ pem: String, label: String) -> Data? {
-        guard let begin = pem.range(of: "-----BEGIN \(label)-----"),
-            let end = pem.range(of: "-----END \(label)-----", range: begin.upperBound..<pem.endIndex)
-        else { return nil }
-        let body = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
-        return Data(base64Encoded: String(body))
     }
 }

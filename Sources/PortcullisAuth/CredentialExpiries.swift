@@ -18,9 +18,10 @@ extension CredentialExpiry {
         }
     }
 
-    /// The first certificate's `notAfter` in `pem`; nil when there is none to read.
+    /// The first certificate's `notAfter` in `pem` (the leaf of a chain); nil when there is
+    /// none to read.
     public static func notAfter(certificatePEM pem: String) -> Date? {
-        guard let certificate = try? Certificate(pemEncoded: pem) else { return nil }
+        guard let der = PEMBlock.first("CERTIFICATE", in: pem), let certificate = try? Certificate(derEncoded: der) else { return nil }
         return certificate.notValidAfter
     }
 }

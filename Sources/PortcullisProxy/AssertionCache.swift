@@ -7,16 +7,25 @@ import PortcullisCore
 /// come near their expiry: a request costs a dictionary lookup, not an ECDSA signature.
 /// Loop-bound (no locks): each loop signs its own, a handful per user per lifetime.
 final class AssertionCache {
+    /// The route by identity (a route belongs to one config, so a reload starts afresh), and
+    /// who: no string is built per request.
+    private struct Key: Hashable {
+        var route: ObjectIdentifier
+        var username: String
+        var method: Identity.Method
+    }
+
     private struct Entry {
         var identity: Identity
-        var runtime: GatewayRuntime
+        /// Kept so the route object (and its identifier) lives as long as the entry.
+        var route: RouteTarget
         var token: String
         /// Unix seconds after which a new assertion is signed (a quarter of the lifetime
         /// before `exp`, at least 5 s), so an upstream never receives one about to expire.
         var renewAt: Int
     }
 
-    private var entries: [String: Entry] = [:]
+    private var entries: [Key: Entry] = [:]
     /// More distinct (user, route) pairs than this on one loop: start over rather than grow.
     static let capacity = 20_000
 
@@ -24,9 +33,9 @@ final class AssertionCache {
     /// renewal; nil (and an error logged) if signing failed.
     func assertion(for identity: Identity, route: RouteTarget, runtime: GatewayRuntime, now: Date, logger: Logger) -> String? {
         guard let signer = runtime.assertionSigner, let settings = runtime.config.assertion else { return nil }
-        let key = route.config.name + "\u{1F}" + identity.username + "\u{1F}" + identity.method.rawValue
+        let key = Key(route: ObjectIdentifier(route), username: identity.username, method: identity.method)
         let seconds = Int(now.timeIntervalSince1970)
-        if let entry = entries[key], entry.runtime === runtime, entry.identity == identity, seconds < entry.renewAt {
+        if let entry = entries[key], entry.identity == identity, seconds < entry.renewAt {
             return entry.token
         }
         let username = route.headerPlan.username.flatMap { try? $0.username(for: identity).get() }
@@ -42,7 +51,7 @@ final class AssertionCache {
             return nil
         }
         if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-        entries[key] = Entry(identity: identity, runtime: runtime, token: token, renewAt: claims.exp - max(settings.lifetime / 4, 5))
+        entries[key] = Entry(identity: identity, route: route, token: token, renewAt: claims.exp - max(settings.lifetime / 4, 5))
         return token
     }
 }

@@ -543,7 +543,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let head = request.head
         let admission = Admission.decide(
             route: request.route.config, session: session, method: head.method.rawValue,
-            clientAddress: { IPAddress.parse(self.runtime.config.trustedProxies.clientAddress(peer: self.peer, forwardedFor: head.headers["x-forwarded-for"])) },
+            clientAddress: { self.runtime.config.trustedProxies.clientIPAddress(peer: self.peer, forwardedFor: head.headers["x-forwarded-for"]) },
             isBrowserNavigation: Self.isBrowserNavigation(head))
         let answer: LocalAnswer
         switch admission {
@@ -555,12 +555,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .unauthenticated:
             answer = Self.unauthenticatedAnswer
         case .stepUp(let identity, let authContext, let redirect):
-            runtime.gate.audit.info(
-                "step-up required",
-                metadata: [
-                    "event": "access.step_up", "user": "\(identity.username)", "route": "\(request.route.config.name)",
-                    "authContext": "\(authContext)", "peer": "\(peer)",
-                ])
+            AccessAnswers.auditStepUp(identity, route: request.route.config.name, authContext: authContext, peer: peer, audit: runtime.gate.audit)
             answer = SignInResponses.stepUp(path: request.target.path, query: request.target.query, authContext: authContext, redirect: redirect)
         case .forbidden(let identity, let rule, let reason):
             answer = denied(request, identity: identity, rule: rule, reason: reason)
@@ -570,27 +565,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         state = .local(head: request.head, path: request.target.path, route: request.route.config.name, answer: answer, started: request.started)
     }
 
-    /// A 403 naming the route (never the rule: that is for the audit log), as a page for
-    /// browsers and JSON for API clients.
     private func denied(_ request: AdmittedRequest, identity: Identity, rule: String, reason: String) -> LocalAnswer {
-        let route = request.route.config.name
-        runtime.gate.audit.warning(
-            "access denied",
-            metadata: [
-                "event": "access.denied", "user": "\(identity.username)", "route": "\(route)", "rule": "\(rule)", "reason": "\(reason)",
-                "peer": "\(peer)",
-            ])
-        guard Self.isBrowserNavigation(request.head) else {
-            return .response(
-                LocalResponse(
-                    status: .forbidden, contentType: "application/json",
-                    body: "{\"status\":403,\"error\":\"forbidden\",\"route\":\(JSONText.quoted(route)),\"message\":\"Your account does not have access to this application.\"}\n"))
-        }
-        return .page(
-            GatewayPage(
-                status: .forbidden, title: "Access denied",
-                message: "Your account (\(identity.username)) does not have access to \(route). Ask your administrator for access.",
-                link: ("Sign out", "/.portcullis/logout")))
+        AccessAnswers.denied(
+            identity, route: request.route.config.name, rule: rule, reason: reason, peer: peer,
+            browser: Self.isBrowserNavigation(request.head), audit: runtime.gate.audit)
     }
 
     private func forward(_ request: AdmittedRequest, identity: Identity?, context: ChannelHandlerContext) {
@@ -677,10 +655,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         error: "unauthenticated", fields: [("message", "Sign-in required."), ("login", "/.portcullis/login")], challenge: "login=\"/.portcullis/login\"")
 
     static func isBrowserNavigation(_ head: HTTPRequestHead) -> Bool {
-        let headers = head.headers
-        return BrowserNavigation.isNavigation(
-            method: head.method.rawValue, accept: headers["accept"], secFetchMode: headers.first(name: "sec-fetch-mode"),
-            requestedWith: headers.first(name: "x-requested-with"))
+        BrowserNavigation.isNavigation(method: head.method.rawValue, headers: head.headers)
     }
 
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {

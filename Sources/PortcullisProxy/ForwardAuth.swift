@@ -61,12 +61,11 @@ enum ForwardAuth {
         runtime: GatewayRuntime, redirect: Bool
     ) -> LocalAnswer {
         let head = request.head
-        let navigation = BrowserNavigation.isNavigation(
-            method: original.method, accept: head.headers["accept"], secFetchMode: head.headers.first(name: "sec-fetch-mode"),
-            requestedWith: head.headers.first(name: "x-requested-with"))
+        // The proxy passes the original request's headers on, so they describe the browser.
+        let navigation = BrowserNavigation.isNavigation(method: original.method, headers: head.headers)
         let admission = Admission.decide(
             route: route.config, session: session, method: original.method,
-            clientAddress: { IPAddress.parse(runtime.config.trustedProxies.clientAddress(peer: request.peer, forwardedFor: head.headers["x-forwarded-for"])) },
+            clientAddress: { runtime.config.trustedProxies.clientIPAddress(peer: request.peer, forwardedFor: head.headers["x-forwarded-for"]) },
             isBrowserNavigation: navigation)
         switch admission {
         case .proxy(let identity):
@@ -74,11 +73,13 @@ enum ForwardAuth {
             if let identity {
                 let rendered = route.headerPlan.render(identity)
                 if let refusal = rendered.refusal {
-                    return forbidden(identity, route: route, rule: "headers.username", reason: refusal, request: request, runtime: runtime)
+                    return AccessAnswers.denied(
+                        identity, route: route.config.name, rule: "headers.username", reason: "route \(route.config.name): \(refusal)",
+                        peer: request.peer, browser: navigation, audit: runtime.gate.audit, mode: "forward-auth")
                 }
                 for (name, value) in rendered.lines { headers.add(name: name, value: value) }
                 if let name = route.headerPlan.assertionName,
-                    let token = request.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: runtime.gate.audit)
+                    let token = request.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: runtime.gate.sessions.logger)
                 {
                     headers.add(name: name, value: token)
                 }
@@ -86,10 +87,14 @@ enum ForwardAuth {
             return .response(LocalResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: "", headers: headers))
         case .signIn, .unauthenticated:
             return signIn(original: original, target: target, runtime: runtime, authContext: nil, redirect: redirect && navigation)
-        case .stepUp(_, let authContext, _):
+        case .stepUp(let identity, let authContext, _):
+            AccessAnswers.auditStepUp(
+                identity, route: route.config.name, authContext: authContext, peer: request.peer, audit: runtime.gate.audit, mode: "forward-auth")
             return signIn(original: original, target: target, runtime: runtime, authContext: authContext, redirect: redirect && navigation)
         case .forbidden(let identity, let rule, let reason):
-            return forbidden(identity, route: route, rule: rule, reason: reason, request: request, runtime: runtime)
+            return AccessAnswers.denied(
+                identity, route: route.config.name, rule: rule, reason: reason, peer: request.peer, browser: navigation, audit: runtime.gate.audit,
+                mode: "forward-auth")
         case .unavailable:
             return .page(SignInResponses.sessionsUnavailablePage())
         }
@@ -114,18 +119,6 @@ enum ForwardAuth {
         return SignInResponses.unauthorized(
             error: authContext == nil ? "unauthenticated" : "insufficient_user_authentication", fields: [("login", url)],
             challenge: "login=\(JSONText.quoted(url))", headers: ["X-Portcullis-Sign-In": url])
-    }
-
-    private static func forbidden(
-        _ identity: Identity, route: RouteTarget, rule: String, reason: String, request: EndpointRequest, runtime: GatewayRuntime
-    ) -> LocalAnswer {
-        runtime.gate.audit.warning(
-            "access denied",
-            metadata: [
-                "event": "access.denied", "user": "\(identity.username)", "route": "\(route.config.name)", "rule": "\(rule)",
-                "reason": "\(reason)", "peer": "\(request.peer)", "mode": "forward-auth",
-            ])
-        return json(.forbidden, "{\"status\":403,\"error\":\"forbidden\",\"route\":\(JSONText.quoted(route.config.name))}")
     }
 
     private static func json(_ status: HTTPResponseStatus, _ body: String) -> LocalAnswer {

@@ -42,6 +42,12 @@ struct PEMBlock {
 
     /// Whether OpenSSL encrypted this block with a passphrase (PKCS#8 or the legacy
     /// `Proc-Type: 4,ENCRYPTED` header).
+    /// The DER bytes of the first well-formed block labelled `label` (a certificate chain's
+    /// leaf, say); nil when there is none.
+    static func first(_ label: String, in text: String) -> [UInt8]? {
+        blocks(in: text).first { $0.label == label && $0.der != nil }?.der
+    }
+
     var isEncrypted: Bool {
         label == "ENCRYPTED PRIVATE KEY" || headers["Proc-Type"]?.uppercased().hasSuffix("ENCRYPTED") == true
     }

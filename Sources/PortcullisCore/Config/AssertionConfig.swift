@@ -33,23 +33,10 @@ public struct AssertionConfig: ConfigSection, Sendable {
 
     public init(reading reader: ConfigObjectReader) {
         keyFile = reader.string("keyFile")
-        keyPEM = nil
-        if let keyFile {
-            if keyFile.isEmpty {
-                reader.fail("keyFile", "must not be empty (leave it out for a key generated at each start)")
-            } else {
-                let url = reader.resolvedFile(keyFile)
-                if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) {
-                    if text.contains("-----BEGIN ") && text.contains("PRIVATE KEY-----") {
-                        keyPEM = Secret(text)
-                    } else {
-                        reader.fail("keyFile", "\"\(keyFile)\" holds no PEM private key (make one with `portcullis assertion-key generate --file \(keyFile)`)")
-                    }
-                } else {
-                    reader.fail("keyFile", "cannot read \"\(keyFile)\"")
-                }
-            }
-        }
+        keyPEM = reader.pemFile(
+            "keyFile", holding: .privateKey,
+            hint: keyFile.map { "make one with `portcullis assertion-key generate --file \($0)`, or leave keyFile out for a key generated at each start" }
+        ).map(Secret.init)
         lifetime = reader.int("lifetime", default: 60, in: Self.lifetimeRange)
         audience = reader.string("audience")
         if audience?.isEmpty == true {

@@ -239,6 +239,37 @@ public struct ConfigObjectReader {
         return previous[b.count]
     }
 
+    // MARK: PEM files
+
+    /// What a PEM file named in the config must hold.
+    public enum PEMContent {
+        case certificate, privateKey
+
+        var marker: String { self == .certificate ? "-----BEGIN CERTIFICATE-----" : "PRIVATE KEY-----" }
+        var name: String { self == .certificate ? "PEM certificate" : "PEM private key" }
+    }
+
+    /// The text of the PEM file named under `key` (resolved against the config's folder and
+    /// watched by reloads like every file it names); nil when `key` is absent, or with the
+    /// problem recorded when the file cannot be read or holds no such block. Only the text is
+    /// checked here: parsing keys and certificates is for the modules with cryptography.
+    public func pemFile(_ key: String, holding content: PEMContent, hint: String? = nil) -> String? {
+        guard let file = string(key) else { return nil }
+        guard !file.isEmpty else {
+            fail(key, "must not be empty")
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: resolvedFile(file).path), let text = String(data: data, encoding: .utf8) else {
+            fail(key, "cannot read \"\(file)\"")
+            return nil
+        }
+        guard text.contains(content.marker) else {
+            fail(key, "\"\(file)\" holds no \(content.name)" + (hint.map { " (\($0))" } ?? ""))
+            return nil
+        }
+        return text
+    }
+
     // MARK: Secrets
 
     /// A secret named `base`, which must come from `baseFile` (a file's contents, trailing

@@ -176,17 +176,8 @@ public struct ClientCertificateConfig: ConfigSection, Sendable {
     }
 
     public init(reading reader: ConfigObjectReader) {
-        certificatePEM = ""
-        if let file = reader.string("certificateFile") {
-            let url = reader.resolvedFile(file)
-            if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8),
-                text.contains("-----BEGIN CERTIFICATE-----")
-            {
-                certificatePEM = text
-            } else {
-                reader.fail("certificateFile", "cannot read a PEM certificate from \"\(file)\"")
-            }
-        } else {
+        certificatePEM = reader.pemFile("certificateFile", holding: .certificate) ?? ""
+        if !reader.has("certificateFile") {
             reader.fail("certificateFile", "required: the PEM certificate uploaded to the app registration")
         }
         if let key = reader.secret("privateKey") {

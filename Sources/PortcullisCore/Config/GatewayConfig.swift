@@ -111,7 +111,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
             reader.fail("admin.listen.port", "is the public listener's port: metrics never go on the public listener")
         }
         validateRoutes(reader)
-        resolveGroupNames(reader)
+        resolveGroupNames()
         validateLocalSignIn(reader)
     }
 
@@ -195,30 +195,20 @@ public struct GatewayConfig: ConfigSection, Sendable {
     /// Group names in rules and permission maps → object ids, through `groupNames`. A value
     /// that is neither an id nor a listed name is kept as written: other OpenID providers send
     /// group names, not ids, in the `groups` claim.
-    private mutating func resolveGroupNames(_ reader: ConfigObjectReader) {
+    private mutating func resolveGroupNames() {
         var idByName: [String: String] = [:]
         for (id, name) in groupNames { idByName[name.lowercased()] = id }
+        func resolve(_ group: String) -> String { Self.isGroupID(group) ? group : idByName[group] ?? group }
         for index in routes.indices {
-            for list in [\RoutePolicy.allow, \RoutePolicy.deny] {
-                for ruleIndex in routes[index].policy[keyPath: list].indices {
-                    var rule = routes[index].policy[keyPath: list][ruleIndex]
-                    var resolved: Set<String> = []
-                    for group in rule.groups.sorted() {
-                        resolved.insert(Self.isGroupID(group) ? group : idByName[group] ?? group)
-                    }
-                    rule.groups = resolved
-                    if let writable = list as? WritableKeyPath<RoutePolicy, [AccessRule]> {
-                        routes[index].policy[keyPath: writable][ruleIndex] = rule
-                    }
-                }
+            for rule in routes[index].policy.allow.indices {
+                routes[index].policy.allow[rule].groups = Set(routes[index].policy.allow[rule].groups.map(resolve))
             }
-            for entryIndex in routes[index].permissions.entries.indices {
-                let key = routes[index].permissions.entries[entryIndex].key
-                if Self.isGroupID(key) {
-                    routes[index].permissions.entries[entryIndex].key = key.lowercased()
-                } else if let id = idByName[key.lowercased()] {
-                    routes[index].permissions.entries[entryIndex].key = id
-                }
+            for rule in routes[index].policy.deny.indices {
+                routes[index].policy.deny[rule].groups = Set(routes[index].policy.deny[rule].groups.map(resolve))
+            }
+            for entry in routes[index].permissions.entries.indices {
+                let key = routes[index].permissions.entries[entry].key
+                routes[index].permissions.entries[entry].key = Self.isGroupID(key) ? key.lowercased() : idByName[key.lowercased()] ?? key
             }
         }
     }

@@ -32,18 +32,10 @@ public struct ListenTLSConfig: ConfigSection, Sendable, Equatable {
     public init(reading reader: ConfigObjectReader) {
         certificateFile = reader.string("certificateFile") ?? ""
         keyFile = reader.string("keyFile") ?? ""
-        certificatePEM = ""
-        keyPEM = Secret("")
-        if certificateFile.isEmpty { reader.fail("certificateFile", "required: the PEM certificate chain (the server's first)") }
-        if keyFile.isEmpty { reader.fail("keyFile", "required: the certificate's PEM private key") }
-        if !certificateFile.isEmpty {
-            let text = (try? String(contentsOf: reader.resolvedFile(certificateFile), encoding: .utf8)) ?? ""
-            if text.contains("-----BEGIN CERTIFICATE-----") { certificatePEM = text } else { reader.fail("certificateFile", "cannot read a PEM certificate from \"\(certificateFile)\"") }
-        }
-        if !keyFile.isEmpty {
-            let text = (try? String(contentsOf: reader.resolvedFile(keyFile), encoding: .utf8)) ?? ""
-            if text.contains("PRIVATE KEY-----") { keyPEM = Secret(text) } else { reader.fail("keyFile", "cannot read a PEM private key from \"\(keyFile)\"") }
-        }
+        certificatePEM = reader.pemFile("certificateFile", holding: .certificate) ?? ""
+        keyPEM = Secret(reader.pemFile("keyFile", holding: .privateKey) ?? "")
+        if !reader.has("certificateFile") { reader.fail("certificateFile", "required: the PEM certificate chain (the server's first)") }
+        if !reader.has("keyFile") { reader.fail("keyFile", "required: the certificate's PEM private key") }
     }
 
     /// Equal when the same files are named: new contents at the same paths are a renewal a

@@ -140,19 +140,10 @@ public struct UpstreamTLSConfig: ConfigSection, Sendable {
     }
 
     public init(reading reader: ConfigObjectReader) {
-        func pem(_ key: String, _ marker: String) -> String? {
-            guard let file = reader.string(key) else { return nil }
-            let text = (try? String(contentsOf: reader.resolvedFile(file), encoding: .utf8)) ?? ""
-            guard text.contains(marker) else {
-                reader.fail(key, "cannot read PEM from \"\(file)\"")
-                return nil
-            }
-            return text
-        }
-        caPEM = pem("caFile", "-----BEGIN CERTIFICATE-----")
-        certificatePEM = pem("certificateFile", "-----BEGIN CERTIFICATE-----")
-        keyPEM = pem("keyFile", "PRIVATE KEY-----").map(Secret.init)
-        if (certificatePEM == nil) != (keyPEM == nil) && !(reader.has("certificateFile") && reader.has("keyFile")) {
+        caPEM = reader.pemFile("caFile", holding: .certificate)
+        certificatePEM = reader.pemFile("certificateFile", holding: .certificate)
+        keyPEM = reader.pemFile("keyFile", holding: .privateKey).map(Secret.init)
+        if reader.has("certificateFile") != reader.has("keyFile") {
             reader.failHere("a client certificate needs both certificateFile and keyFile")
         }
         insecureSkipVerify = reader.bool("insecureSkipVerify", default: false)

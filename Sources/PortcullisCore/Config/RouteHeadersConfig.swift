@@ -21,9 +21,9 @@ public enum IdentityHeaderKind: String, Sendable, CaseIterable, Hashable {
 /// names. Apps differ: an *authentication only* app gets the username and nothing that
 /// could pass for authorization; an *authentication and permissions* app also gets roles,
 /// groups or its own permission names. Unset fields take the gateway-wide defaults.
-public struct RouteHeadersConfig: ConfigSection, Sendable, Equatable {
+public struct RouteHeadersConfig: ConfigSection, Sendable {
     /// How lists (roles, groups, permissions) are written.
-    public enum ListFormat: String, Sendable, Equatable {
+    public enum ListFormat: String, Sendable {
         /// One header, values joined with `,` (values never contain a comma).
         case comma
         /// The header repeated once per value, for apps that read every occurrence.
@@ -108,13 +108,6 @@ public struct RouteHeadersConfig: ConfigSection, Sendable, Equatable {
     }
 
     private static var kindList: String { IdentityHeaderKind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.send == b.send && a.names == b.names && a.listFormat == b.listFormat
-            && a.fixed.map(\.name) == b.fixed.map(\.name) && a.fixed.map(\.value) == b.fixed.map(\.value)
-            && a.username?.claim == b.username?.claim && a.username?.transforms == b.username?.transforms
-            && a.username?.overrides == b.username?.overrides
-    }
 }
 
 /// What may go into an identity header's value, and how long it may be.

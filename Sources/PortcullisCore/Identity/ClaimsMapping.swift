@@ -28,7 +28,7 @@ public struct ClaimsMapping: Sendable {
         for (claim, keyPath) in [("email", \Identity.email), ("name", \.displayName), ("oid", \.objectId), ("tid", \.tenantId), ("sub", \.subject), ("upn", \.upn)] {
             guard let value = claims[claim] else { continue }
             guard let text = value.stringValue else { return .rejected("the \"\(claim)\" claim is \(value.kindName), not a string") }
-            guard Self.isHeaderSafe(text) else { return .rejected("the \"\(claim)\" claim contains control characters") }
+            guard IdentityHeaderValue.isSafe(text) else { return .rejected("the \"\(claim)\" claim contains control characters") }
             if !text.isEmpty { identity[keyPath: keyPath] = text }
         }
         switch Self.stringList(claims["roles"], claim: "roles") {
@@ -39,7 +39,7 @@ public struct ClaimsMapping: Sendable {
         case .success(let groups): identity.groups = groups
         case .failure(let reason): return .rejected(reason.message)
         }
-        if case .string(let preferred)? = claims["preferred_username"], Self.isHeaderSafe(preferred), !preferred.isEmpty {
+        if case .string(let preferred)? = claims["preferred_username"], IdentityHeaderValue.isSafe(preferred), !preferred.isEmpty {
             identity.preferredUsername = preferred
         }
         // Authentication contexts only ever widen access, so an unreadable `acrs` counts as none.
@@ -57,17 +57,6 @@ public struct ClaimsMapping: Sendable {
         return claims["hasgroups"]?.boolValue == true
     }
 
-    /// Values that may go into an identity header: no controls, no line separators, and
-    /// no commas inside list items (lists are sent comma-separated).
-    static func isHeaderSafe(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy { scalar in
-            switch scalar.properties.generalCategory {
-            case .control, .lineSeparator, .paragraphSeparator: false
-            default: true
-            }
-        }
-    }
-
     struct Reason: Error { var message: String }
 
     static func stringList(_ value: ClaimValue?, claim: String) -> Result<[String], Reason> {
@@ -75,7 +64,7 @@ public struct ClaimsMapping: Sendable {
         guard case .array(let items) = value else { return .failure(Reason(message: "the \"\(claim)\" claim is \(value.kindName), not an array")) }
         var result: [String] = []
         for item in items {
-            guard let text = item.stringValue, !text.isEmpty, isHeaderSafe(text), !text.contains(",") else {
+            guard let text = item.stringValue, !text.isEmpty, IdentityHeaderValue.isSafe(text), !text.contains(",") else {
                 return .failure(Reason(message: "the \"\(claim)\" claim holds a value that is not a plain string"))
             }
             result.append(text)

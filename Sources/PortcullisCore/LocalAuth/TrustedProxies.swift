@@ -49,19 +49,25 @@ public struct TrustedProxies: Sendable, Equatable {
     /// Entries may carry a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`), as some load
     /// balancers append them. A peer that is no IP address is returned unchanged.
     public func clientAddress(peer: String, forwardedFor: [String]) -> String {
-        guard let peerAddress = IPAddress.parse(Self.unbracketed(peer)) else { return peer }
-        guard contains(peerAddress) else { return peerAddress.description }
+        clientIPAddress(peer: peer, forwardedFor: forwardedFor)?.description ?? peer
+    }
+
+    /// ``clientAddress(peer:forwardedFor:)`` as an address, for matching it against blocks
+    /// (route rules); nil when the peer is no IP address.
+    public func clientIPAddress(peer: String, forwardedFor: [String]) -> IPAddress? {
+        guard let peerAddress = IPAddress.parse(Self.unbracketed(peer)) else { return nil }
+        guard contains(peerAddress) else { return peerAddress }
         var last = peerAddress
         for value in forwardedFor.reversed() {
             for item in value.split(separator: ",", omittingEmptySubsequences: false).reversed() {
                 let text = item.trimmingCharacters(in: .whitespaces)
                 if text.isEmpty { continue }
-                guard let address = Self.forwardedAddress(text) else { return last.description }
-                if !contains(address) { return address.description }
+                guard let address = Self.forwardedAddress(text) else { return last }
+                if !contains(address) { return address }
                 last = address
             }
         }
-        return last.description
+        return last
     }
 
     /// An `X-Forwarded-For` entry: an address, `[v6]` or `[v6]:port`, or `v4:port`.

@@ -32,20 +32,20 @@ public final class GatewayMetrics: Sendable {
     /// The Prometheus text for everything, `loops` read on their own event loops.
     func render(loops: GatewayLoops, runtime: GatewayRuntime, gate: SessionGate) async -> String {
         var out = registry.emitToString()
-        let routes = await loops.snapshot()
+        let routes = await loops.snapshot().sorted { $0.key < $1.key }
         out += "# HELP portcullis_requests_total Requests answered, by route and status class.\n# TYPE portcullis_requests_total counter\n"
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"]
-        for (route, counts) in routes.sorted(by: { $0.key < $1.key }) {
+        for (route, counts) in routes {
             for (index, count) in counts.byClass.enumerated() where count > 0 {
                 out += "portcullis_requests_total{route=\(Self.label(route)),status=\"\(classes[index])\"} \(count)\n"
             }
         }
         out += "# HELP portcullis_upstream_failures_total Requests answered 502 or 504 (upstream unreachable or too slow), by route.\n# TYPE portcullis_upstream_failures_total counter\n"
-        for (route, counts) in routes.sorted(by: { $0.key < $1.key }) where route != "-" {
+        for (route, counts) in routes where route != "-" {
             out += "portcullis_upstream_failures_total{route=\(Self.label(route))} \(counts.upstreamFailures)\n"
         }
         out += "# HELP portcullis_upstream_response_seconds Time from sending a request upstream to its response head, by route.\n# TYPE portcullis_upstream_response_seconds histogram\n"
-        for (route, counts) in routes.sorted(by: { $0.key < $1.key }) where route != "-" {
+        for (route, counts) in routes where route != "-" {
             var cumulative: UInt64 = 0
             for (index, bound) in LoopMetrics.latencyBuckets.enumerated() {
                 cumulative += counts.latency[index]
