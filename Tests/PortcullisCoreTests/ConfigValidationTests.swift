@@ -155,7 +155,7 @@ struct ConfigValidationTests {
         (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "claim": "sub" } }"#, #"entra.username.claim: "sub" is not one of "preferred_username", "upn", "email", "oid""#),
         (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "transforms": ["trim"] } }"#, #"entra.username.transforms[0]: "trim" is not one of "lowercase", "uppercase", "stripDomain""#),
         (#"{ "tenant": "contoso.example", \#(entraBase), "username": { "overrides": { "a@b": " JDOE" } } }"#, "entra.username.overrides.a@b: the username starts or ends with whitespace"),
-        (#"{ "tenant": "contoso.example", \#(entraBase), "clientCertificate": { "certificateFile": "x.pem" } }"#, #"entra.clientCertificate.certificateFile: cannot read a PEM certificate from "x.pem""#),
+        (#"{ "tenant": "contoso.example", \#(entraBase), "clientCertificate": { "certificateFile": "x.pem" } }"#, #"entra.clientCertificate.certificateFile: cannot read "x.pem""#),
     ])
     func entraErrors(_ entra: String, _ expected: String) {
         let found = issues(#"{ "routes": [\#(minimalRoute)], "entra": \#(entra) }"#)

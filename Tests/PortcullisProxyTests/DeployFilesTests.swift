@@ -17,7 +17,7 @@ struct DeployFilesTests {
     }
 
     @Test("the systemd unit verifies, is hardened, reloads with SIGHUP and loads its secrets as credentials")
-    func systemdUnit() throws {
+    func systemdUnit() async throws {
         let unit = try Self.text("deploy/systemd/portcullis.service")
         for line in [
             "DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
@@ -35,7 +35,7 @@ struct DeployFilesTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let copy = folder.appendingPathComponent("portcullis.service")
         try unit.replacingOccurrences(of: "/usr/local/bin/portcullis", with: executable.path).write(to: copy, atomically: true, encoding: .utf8)
-        let result = try ExternalTools.run(["systemd-analyze", "verify", copy.path])
+        let result = try await ExternalTools.runDetached(["systemd-analyze", "verify", copy.path])
         #expect(result.status == 0, "\(result.error)")
         #expect(!result.error.contains("Unknown key") && !result.error.contains("Unknown section"), "\(result.error)")
     }
@@ -54,12 +54,12 @@ struct DeployFilesTests {
     }
 
     @Test("the Kubernetes, Traefik and ingress YAML parse and hold what an admin relies on; the ConfigMap's config is valid")
-    func yaml() throws {
+    func yaml() async throws {
         guard Self.hasYAML else {
             #expect(!ExternalTools.isCI, "PyYAML is missing")
             return
         }
-        let result = try ExternalTools.run(["python3", Self.root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, Self.root.path])
+        let result = try await ExternalTools.runDetached(["python3", Self.root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, Self.root.path])
         #expect(result.status == 0, "\(result.error)")
         let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         #expect(facts["kinds"] as? [String] == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"])

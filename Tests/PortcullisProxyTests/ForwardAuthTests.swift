@@ -86,9 +86,10 @@ struct ForwardAuthTests {
                 { "name": "public", "pathPrefix": "/public/", "upstream": "http://127.0.0.1:\(echo.port)", "public": true },
                 { "name": "app", "upstream": "http://127.0.0.1:\(echo.port)" } ] }
             """
+        let audit = CapturedLog()
         let live: LiveGateway
         do {
-            live = try await SignInHarness.startGateway(json)
+            live = try await SignInHarness.startGateway(json, audit: audit)
         } catch {
             await echo.close()
             await idp.close()
@@ -97,7 +98,7 @@ struct ForwardAuthTests {
         let nginx = try Nginx(port: nginxPort, gatewayPort: gatewayPort, appPort: echo.port)
         defer { nginx.stop() }
         do {
-            try await Self.run(nginx: nginx, gatewayPort: gatewayPort, idp: idp, origin: origin)
+            try await Self.run(nginx: nginx, gatewayPort: gatewayPort, idp: idp, origin: origin, audit: audit)
         } catch {
             Issue.record("nginx error log: \(nginx.errorLog.suffix(2000))")
             await live.stop()
@@ -110,7 +111,7 @@ struct ForwardAuthTests {
         await idp.close()
     }
 
-    static func run(nginx: Nginx, gatewayPort: Int, idp: DevIdentityProvider, origin: String) async throws {
+    static func run(nginx: Nginx, gatewayPort: Int, idp: DevIdentityProvider, origin: String, audit: CapturedLog) async throws {
         let port = nginx.port
         // nginx starts in the background: wait for its port.
         var ready = false
@@ -158,17 +159,31 @@ struct ForwardAuthTests {
         // Straight to Portcullis from an address outside trustedProxies: the forwarding headers
         // are not believed (asking about a public path does not make the call public), and the
         // call is judged on its own path, which no route covers.
-        let direct = try ExternalTools.run([
+        let direct = try await ExternalTools.runDetached([
             "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", "127.0.0.9",
             "-H", "X-Forwarded-Uri: /public/info", "-H", "X-Forwarded-Method: GET", "-H", "X-Forwarded-Host: 127.0.0.1:\(port)",
             "http://127.0.0.1:\(gatewayPort)/.portcullis/verify",
         ])
         #expect(direct.output == "403", "\(direct)")
         // The same call from the trusted address is believed.
-        let trusted = try ExternalTools.run([
+        let trusted = try await ExternalTools.runDetached([
             "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Forwarded-Uri: /public/info", "-H", "X-Forwarded-Method: GET",
             "-H", "X-Forwarded-Host: 127.0.0.1:\(port)", "http://127.0.0.1:\(gatewayPort)/.portcullis/verify",
         ])
         #expect(trusted.output == "200", "\(trusted)")
+        // From the trusted proxy too, the forwarded URI is canonicalized like any target: a
+        // dot segment out of the public route is refused, not judged as public.
+        let traversal = try await ExternalTools.runDetached([
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Forwarded-Uri: /public/%2e%2e/app/x", "-H", "X-Forwarded-Method: GET",
+            "-H", "X-Forwarded-Host: 127.0.0.1:\(port)", "http://127.0.0.1:\(gatewayPort)/.portcullis/verify",
+        ])
+        #expect(traversal.output == "400", "\(traversal)")
+
+        // The sign-in entry hands its return URL to the same guard as every sign-in: another
+        // site is refused (and audited); the sign-in goes on to "/".
+        let foreign = try await get(port, "/.portcullis/start?rd=https%3A%2F%2Fevil.example%2Fphish")
+        let foreignLogin = try await get(port, try #require(foreign.location))
+        #expect(foreignLogin.status == 302)
+        #expect(audit.lines.contains { $0.contains("event=signin.redirect_refused") })
     }
 }

@@ -30,11 +30,7 @@ struct TLSListenerTests {
     }
 
     static func curl(_ url: String, caFile: String) async throws -> (status: Int32, output: String, error: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try ExternalTools.run(["curl", "-sS", "--http1.1", "--cacert", caFile, url]) })
-            }
-        }
+        try await ExternalTools.runDetached(["curl", "-sS", "--http1.1", "--cacert", caFile, url])
     }
 
     @Test("HTTPS with the configured certificate, X-Forwarded-Proto https; a renewed certificate by reload, an open connection kept; a broken one refused")

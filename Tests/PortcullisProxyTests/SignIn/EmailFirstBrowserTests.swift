@@ -46,10 +46,7 @@ struct EmailFirstBrowserTests {
         var arguments = ["python3", ExternalTools.projectRoot.appendingPathComponent("Tests/Browser/email_first.py").path, "--start", start, "--user", user]
         if let password { arguments += ["--password", password] }
         if let screenshots { arguments += ["--screenshots", screenshots.path] }
-        let command = arguments
-        let result = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try ExternalTools.run(command) }) }
-        }
+        let result = try await ExternalTools.runDetached(arguments)
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw ExternalTools.BrowserFailure(message: "no JSON from email_first.py (exit \(result.status)): \(result.output) \(result.error.suffix(2000))")

@@ -233,7 +233,7 @@ struct LocalSignInTests {
             #expect(try await Self.signIn(harness, "alice@contoso.example").response.status == 401, "SSO on: alice's local password is inactive")
 
             let started = Date()
-            let disable = try Self.runWaiting(executable, ["sso", "disable", "--config", setup.configFile.path])
+            let disable = try await ExternalTools.detached { try Self.runWaiting(executable, ["sso", "disable", "--config", setup.configFile.path]) }
             #expect(disable == 0)
             var emergency: Form?
             while Date().timeIntervalSince(started) < 60, emergency == nil {
@@ -252,7 +252,7 @@ struct LocalSignInTests {
             #expect(try await harness.get("/app/x", cookies: sso).status == 200, "the SSO session signed in before still works")
             #expect(try await harness.get("/app/x", cookies: session.cookies).status == 200)
 
-            let enable = try Self.runWaiting(executable, ["sso", "enable", "--config", setup.configFile.path])
+            let enable = try await ExternalTools.detached { try Self.runWaiting(executable, ["sso", "enable", "--config", setup.configFile.path]) }
             #expect(enable == 0)
             var ended = false
             for _ in 0..<50 where !ended {

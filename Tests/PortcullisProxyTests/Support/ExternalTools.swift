@@ -36,6 +36,20 @@ enum ExternalTools {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
     }
 
+    /// ``run(_:timeout:)`` on a dispatch thread: a test must not block one of the cooperative
+    /// pool's threads (two on this machine) while a child runs, or other tests' tasks (and
+    /// their timing) starve meanwhile.
+    static func runDetached(_ arguments: [String], timeout: TimeInterval = 120) async throws -> (status: Int32, output: String, error: String) {
+        try await detached { try run(arguments, timeout: timeout) }
+    }
+
+    /// Any blocking work (waiting for a child process) on a dispatch thread, for the same reason.
+    static func detached<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     /// The project root, for paths such as `Tests/Browser/login_flow.py`.
     static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -46,10 +60,7 @@ enum ExternalTools {
     static func browserLogin(start: String, idp: String, user: String, then: [String] = []) async throws -> [String: Any] {
         var arguments = ["python3", projectRoot.appendingPathComponent("Tests/Browser/login_flow.py").path, "--start", start, "--idp", idp, "--user", user]
         for url in then { arguments += ["--then", url] }
-        let command = arguments
-        let result = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try run(command) }) }
-        }
+        let result = try await runDetached(arguments)
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
         guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw BrowserFailure(message: "no JSON from login_flow.py (exit \(result.status)): \(result.output) \(result.error.suffix(2000))")
