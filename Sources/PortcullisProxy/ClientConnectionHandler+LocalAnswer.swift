@@ -50,6 +50,7 @@ extension ClientConnectionHandler {
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        if let hsts = runtime.hsts { headers.replaceOrAdd(name: "Strict-Transport-Security", value: hsts) }
 
         var buffer = allocator.buffer(capacity: 256 + response.body.utf8.count)
         buffer.writeStatusLine(version: head.version, status: response.status)

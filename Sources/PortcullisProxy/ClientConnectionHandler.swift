@@ -379,6 +379,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         buffer.writeHeaderField("Content-Length", String(body.readableBytes))
         buffer.writeHeaderField("Connection", "close")
         buffer.writeHeaderField("Cache-Control", "no-store")
+        if let hsts = runtime.hsts { buffer.writeHeaderField("Strict-Transport-Security", hsts) }
         buffer.writeHeadEnd()
         buffer.writeImmutableBuffer(body)
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }

@@ -11,13 +11,19 @@ import Synchronization
 public final class Gateway: Sendable {
     public let services: GatewayServices
     public let server: GatewayServer
+    /// The plain-HTTP listener that redirects to HTTPS (`listen.httpRedirect`), if any.
+    public let redirectListener: HTTPSRedirectListener?
     let loops: GatewayLoops
     private let current: Mutex<GatewayRuntime>
     let logger: Logger
 
-    private init(services: GatewayServices, server: GatewayServer, loops: GatewayLoops, runtime: GatewayRuntime, logger: Logger) {
+    private init(
+        services: GatewayServices, server: GatewayServer, redirectListener: HTTPSRedirectListener?, loops: GatewayLoops, runtime: GatewayRuntime,
+        logger: Logger
+    ) {
         self.services = services
         self.server = server
+        self.redirectListener = redirectListener
         self.loops = loops
         self.current = Mutex(runtime)
         self.logger = logger
@@ -36,7 +42,14 @@ public final class Gateway: Sendable {
             ? AccessLog(format: LineLogHandler.Format(rawValue: config.logging.format) ?? .text, sink: accessLogSink) : nil
         let server = try await GatewayServer.start(
             config: config, loops: loops, group: group, threadPool: threadPool, accessLog: accessLog, logger: logger)
-        return Gateway(services: services, server: server, loops: loops, runtime: runtime, logger: logger)
+        let redirectListener: HTTPSRedirectListener?
+        do {
+            redirectListener = try await HTTPSRedirectListener.start(config: config, loops: loops, group: group, logger: logger)
+        } catch {
+            await server.close()
+            throw error
+        }
+        return Gateway(services: services, server: server, redirectListener: redirectListener, loops: loops, runtime: runtime, logger: logger)
     }
 
     public var localAddress: SocketAddress { server.localAddress }
@@ -80,6 +93,7 @@ public final class Gateway: Sendable {
     /// the listener's remaining connections and the pooled upstream connections close.
     @discardableResult
     public func drain(timeout: TimeAmount) async -> Bool {
+        await redirectListener?.close()
         let finished = await server.drain(timeout: timeout)
         await loops.closeAll()
         return finished
@@ -87,6 +101,7 @@ public final class Gateway: Sendable {
 
     /// Closes at once (tests, and a second stop signal).
     public func close() async {
+        await redirectListener?.close()
         await server.close()
         await loops.closeAll()
     }

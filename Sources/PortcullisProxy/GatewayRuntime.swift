@@ -33,6 +33,12 @@ public final class GatewayRuntime: Sendable {
     /// TLS for new client connections (`listen.tls`), nil for plain HTTP. Per config, so a
     /// reload after a certificate renewal serves the new one to the next connection.
     let tlsContext: NIOSSLContext?
+    /// Whether TLS connections may negotiate HTTP/2 (`listen.tls.http2`).
+    let offersHTTP2: Bool
+    /// The `Strict-Transport-Security` value sent on every answer (`listen.hsts`), or nil.
+    let hsts: String?
+    /// What the plain-HTTP redirect listener answers (`listen.httpRedirect`), or nil.
+    let httpsRedirect: HTTPSRedirect?
 
     init(
         config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
@@ -41,12 +47,17 @@ public final class GatewayRuntime: Sendable {
         self.config = config
         self.assertionSigner = assertionSigner
         self.tlsContext = tlsContext
+        self.offersHTTP2 = config.listen.tls?.http2 ?? false
+        self.hsts = config.listen.hsts?.value
         self.gate = services.gate
         self.signInMethods = signInMethods
         let keyRing = config.session.keys.isEmpty ? services.ephemeralKeyRing : KeyRing(keys: config.session.keys)
         sessionRules = SessionRules(config: config, keyRing: keyRing, revalidators: revalidators, created: services.now())
         ourCookies = config.hasSignIn ? sessionRules.cookies : nil
         self.routeTable = RouteTable(routes: config.routes)
+        self.httpsRedirect =
+            config.listen.httpRedirect == nil
+            ? nil : HTTPSRedirect(routes: routeTable, httpsPort: config.publicURL.isTLS ? config.publicURL.port : config.listen.port)
         let routes = config.routes.map { RouteTarget($0, config: config, tls: upstreamTLS[$0.name] ?? nil) }
         // Every name any route writes is stripped from every client request on every route.
         self.headerRules = HeaderRules(identityHeaders: config.identityHeaders, alsoStrip: routes.flatMap(\.headerPlan.headerNames))
@@ -120,8 +131,8 @@ public final class GatewayRuntime: Sendable {
         return contexts
     }
 
-    /// The listener's TLS context: TLS 1.2 or newer, NIO's modern cipher suites, ALPN
-    /// `http/1.1`. An unusable certificate or key fails the start or the reload, naming the field.
+    /// The listener's TLS context: TLS 1.2 or newer, NIO's modern cipher suites, ALPN `h2`
+    /// (unless `listen.tls.http2` is false) and `http/1.1`. An unusable certificate or key fails the start or the reload, naming the field.
     static func tlsContext(config: GatewayConfig) throws -> NIOSSLContext? {
         guard let tls = config.listen.tls else { return nil }
         let chain: [NIOSSLCertificate]
@@ -138,7 +149,7 @@ public final class GatewayRuntime: Sendable {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = tls.http2 ? ["h2", "http/1.1"] : ["http/1.1"]
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {

@@ -2,8 +2,10 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import PortcullisCore
 import Synchronization
 
@@ -33,8 +35,43 @@ public final class GatewayServer: Sendable {
         decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes
         let limits = decoderLimits
+        let maxHeaderBytes = config.limits.maxHeaderBytes
         let quiescing = ServerQuiescingHelper(group: group)
         let connections = ConnectionCount(limit: config.limits.maxConnections)
+
+        @Sendable func configureHTTP1(_ pipeline: ChannelPipeline.SynchronousOperations, loop: GatewayLoop) throws {
+            // NIO's request decoder and one handler: see ClientConnectionHandler for why
+            // encoding, pipelining, timers and parse errors all live there.
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+            try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
+        }
+        /// HTTP/2: each stream runs the HTTP/1.1 data plane through ``HTTP2StreamBridge`` on
+        /// the connection's event loop, so streams share its upstream pool and runtime. The
+        /// connection manager answers a drain with GOAWAY and closes once the streams are done.
+        @Sendable func configureHTTP2(_ channel: Channel, loop: GatewayLoop) throws {
+            let idle = loop.runtime.clientIdleTimeout
+            let manager = NIOHTTP2ServerConnectionManagementHandler(
+                eventLoop: channel.eventLoop, configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+            var connection = NIOHTTP2Handler.ConnectionConfiguration()
+            connection.initialSettings = [
+                HTTP2Setting(parameter: .maxConcurrentStreams, value: GatewayServer.maxConcurrentStreams),
+                HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
+            ]
+            let http2 = NIOHTTP2Handler(
+                mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connection, streamConfiguration: .init(),
+                streamDelegate: manager.http2StreamDelegate
+            ) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    let loop = loops.loop(for: stream.eventLoop)
+                    let pipeline = stream.pipeline.syncOperations
+                    try pipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try pipeline.addHandler(HTTP2StreamBridge(hopByHop: loop.runtime.headerRules))
+                    try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
+                }
+            }
+            try channel.pipeline.syncOperations.addHandler(http2)
+            try channel.pipeline.syncOperations.addHandler(manager)
+        }
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -59,19 +96,36 @@ public final class GatewayServer: Sendable {
                     let loop = loops.loop(for: channel.eventLoop)
                     // TLS from the loop's current config: a renewed certificate serves new
                     // connections after a reload; open ones keep the one they began with.
-                    if let tls = loop.runtime.tlsContext {
-                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    guard let tls = loop.runtime.tlsContext else {
+                        try configureHTTP1(pipeline, loop: loop)
+                        return
                     }
-                    // NIO's request decoder and one handler: see ClientConnectionHandler for
-                    // why encoding, pipelining, timers and parse errors all live there.
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+                    try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    guard loop.runtime.offersHTTP2 else {
+                        try configureHTTP1(pipeline, loop: loop)
+                        return
+                    }
+                    // ALPN decides: h2, or HTTP/1.1 (asked for, or nothing asked).
                     try pipeline.addHandler(
-                        ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
+                        ApplicationProtocolNegotiationHandler { result in
+                            channel.eventLoop.makeCompletedFuture {
+                                let pipeline = channel.pipeline.syncOperations
+                                if case .negotiated("h2") = result {
+                                    try configureHTTP2(channel, loop: loop)
+                                } else {
+                                    try configureHTTP1(pipeline, loop: loop)
+                                }
+                            }
+                        })
                 }
             }
         let channel = try await bootstrap.bind(host: config.listen.address, port: config.listen.port).get()
         return GatewayServer(channel: channel, quiescing: quiescing, connections: connections)
     }
+
+    /// Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS),
+    /// as nginx's default `http2_max_concurrent_streams`.
+    static let maxConcurrentStreams = 128
 
     /// Client connections open now.
     public var openConnections: Int { connections.current }

@@ -228,6 +228,7 @@ extension UpstreamRequest {
     ) -> ResponseFraming {
         // Names the upstream's `Connection` lists besides the usual ones (rare): hop-by-hop too.
         let tokens = head.connectionNamesFields ? HeaderRules.connectionTokens(head.values(of: "connection")) : nil
+        let hsts = runtime.hsts
         // Informational, 204 and 304 answers and answers to CONNECT have no body and no
         // framing fields (RFC 9112 §6.3), as NIO's encoder has it.
         let bodyless = !head.status.mayHaveResponseBody || requestMethod == .CONNECT
@@ -248,6 +249,7 @@ extension UpstreamRequest {
         if requestMethod == .HEAD { framing = .plain }
 
         let size = ByteWriter.statusLineSize(head.status) + head.bytes.readableBytes + 2 * head.fields.count + 64
+            + (hsts.map { $0.utf8.count + 32 } ?? 0)
         buffer.writeBytes(capacity: size) { out in
             out.appendStatusLine(version: clientVersion, status: head.status)
             head.bytes.withUnsafeReadableBytes { raw in
@@ -255,7 +257,7 @@ extension UpstreamRequest {
                     // The usual case: runs of kept lines are copied as they arrived.
                     var runStart = -1
                     for field in head.fields {
-                        if Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade) {
+                        if Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade, gatewayHSTS: hsts != nil) {
                             if runStart < 0 { runStart = field.nameStart }
                         } else if runStart >= 0 {
                             out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[runStart..<field.nameStart]))
@@ -268,7 +270,7 @@ extension UpstreamRequest {
                     return
                 }
                 for field in head.fields {
-                    var keep = Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade)
+                    var keep = Self.passesOn(field.kind, bodyless: bodyless, isUpgrade: isUpgrade, gatewayHSTS: hsts != nil)
                     if keep, field.kind == .regular, let tokens {
                         let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameCount)])
                         keep = !tokens.contains(bytes: name.assumingMemoryBound(to: UInt8.self))
@@ -281,6 +283,7 @@ extension UpstreamRequest {
                 }
             }
             if addChunked { out.appendField("Transfer-Encoding", "chunked") }
+            if let hsts { out.appendField("Strict-Transport-Security", hsts) }
             if !isUpgrade {
                 if !keepAlive {
                     out.appendField("Connection", "close")
@@ -297,9 +300,10 @@ extension UpstreamRequest {
 extension UpstreamRequest {
     /// Whether a response field of this kind reaches the client.
     @inline(__always)
-    static func passesOn(_ kind: UpstreamResponseHead.Kind, bodyless: Bool, isUpgrade: Bool) -> Bool {
+    static func passesOn(_ kind: UpstreamResponseHead.Kind, bodyless: Bool, isUpgrade: Bool, gatewayHSTS: Bool) -> Bool {
         switch kind {
         case .regular: true
+        case .strictTransportSecurity: !gatewayHSTS
         case .hopByHop, .transferEncoding: false
         case .connection, .upgrade: isUpgrade
         case .contentLength: !bodyless

@@ -305,6 +305,8 @@ struct UpstreamResponseHead {
         case upgrade
         case transferEncoding
         case contentLength
+        /// `Strict-Transport-Security`: replaced by the gateway's own when `listen.hsts` is set.
+        case strictTransportSecurity
     }
 
     enum Framing: Equatable {
@@ -363,7 +365,7 @@ struct UpstreamResponseHead {
                         namesFields = true
                     }
                 }
-            case .regular, .hopByHop, .upgrade:
+            case .regular, .hopByHop, .upgrade, .strictTransportSecurity:
                 break
             }
         }
@@ -445,6 +447,7 @@ struct UpstreamResponseHead {
         case 17 where fieldName(name, is: "transfer-encoding"): return .transferEncoding
         case 10 where fieldName(name, is: "connection"): return .connection
         case 7 where fieldName(name, is: "upgrade"): return .upgrade
+        case 25 where fieldName(name, is: "strict-transport-security"): return .strictTransportSecurity
         default:
             // Only names as long as a hop-by-hop one (te, trailer, keep-alive, proxy-connection,
             // proxy-authenticate, proxy-authorization) can be one.

@@ -403,7 +403,7 @@ public final class TestPostgresServer: @unchecked Sendable {
     }
 
     /// A port the kernel just handed out on loopback, released for the server to take.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket() failed (errno \(errno))") }
         defer { close(fd) }

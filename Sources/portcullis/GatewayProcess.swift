@@ -40,7 +40,11 @@ enum Composition {
             metadata: [
                 "address": .string("\(gateway.localAddress)"), "publicURL": .string(config.publicURL.description),
                 "routes": .string(String(config.routes.count)),
+                "protocols": .string(config.listen.tls == nil ? "http/1.1" : config.listen.tls!.http2 ? "h2, http/1.1 (TLS)" : "http/1.1 (TLS)"),
             ])
+        if let redirect = gateway.redirectListener {
+            logger.info("redirecting plain HTTP to HTTPS", metadata: ["address": .string("\(redirect.localAddress)")])
+        }
         return gateway
     }
 }

@@ -88,3 +88,35 @@ struct RequestHostTests {
         #expect(other == .failure(RequestTarget.Rejection(reason: "request target authority differs from Host header")))
     }
 }
+
+@Suite("HTTPS redirect")
+struct HTTPSRedirectTests {
+    static let routes = RouteTable(routes: try! loadConfig(#"{ "routes": [{ "name": "a", "host": "apps.test", "upstream": "http://127.0.0.1:9", "public": true }] }"#).routes)
+
+    @Test("the same host, path and query on HTTPS; 308 keeps a method with a body; a port is dropped and the HTTPS one used", arguments: [
+        ("GET", "/x?y=1", ["apps.test"], 443, HTTPSRedirect.Answer.redirect(status: 301, location: "https://apps.test/x?y=1")),
+        ("HEAD", "/", ["apps.test:80"], 8443, .redirect(status: 301, location: "https://apps.test:8443/")),
+        ("POST", "/form", ["APPS.test"], 443, .redirect(status: 308, location: "https://APPS.test/form")),
+        ("GET", "/", ["evil.example"], 443, .notFound),
+        ("GET", "/", ["apps.test", "apps.test"], 443, .badRequest(reason: "more than one Host header")),
+        ("GET", "/a/%2e%2e/b", ["apps.test"], 443, .badRequest(reason: "dot segment in path")),
+        ("GET", "http://evil.example/", ["apps.test"], 443, .badRequest(reason: "request target authority differs from Host header")),
+        ("GET", "/", ["apps.test/evil"], 443, .badRequest(reason: "invalid Host header")),
+    ])
+    func answers(method: String, uri: String, hosts: [String], port: Int, expected: HTTPSRedirect.Answer) {
+        let redirect = HTTPSRedirect(routes: Self.routes, httpsPort: port)
+        #expect(redirect.answer(method: method, uri: uri, hostValues: hosts, httpMinorVersion: 1) == expected)
+    }
+
+    @Test("HSTS: on by default with TLS, off with maxAge 0; preload needs a year and subdomains; httpRedirect needs TLS")
+    func hstsAndRedirectConfig() throws {
+        #expect(HSTSConfig.standard.value == "max-age=31536000")
+        let plain = try loadConfig(#"{ "routes": [\#(minimalRoute)] }"#)
+        #expect(plain.listen.hsts == nil)
+        let explicit = try loadConfig(#"{ "listen": { "hsts": { "maxAge": 63072000, "includeSubDomains": true, "preload": true } }, "routes": [\#(minimalRoute)] }"#)
+        #expect(explicit.listen.hsts?.value == "max-age=63072000; includeSubDomains; preload")
+        #expect(throws: ConfigError.self) { try loadConfig(#"{ "listen": { "hsts": { "preload": true } }, "routes": [\#(minimalRoute)] }"#) }
+        let problems = issues(#"{ "listen": { "httpRedirect": { "port": 80 } }, "routes": [\#(minimalRoute)] }"#)
+        #expect(problems.contains { $0.hasPrefix("listen.httpRedirect:") }, "\(problems)")
+    }
+}

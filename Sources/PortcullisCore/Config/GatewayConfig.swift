@@ -60,7 +60,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
 
     public init(reading reader: ConfigObjectReader) {
         listen = reader.section("listen")
-        let defaultPublic = HTTPURL(scheme: "http", host: listen.address, port: listen.port, path: "")
+        let defaultPublic = HTTPURL(scheme: listen.tls != nil ? "https" : "http", host: listen.address, port: listen.port, path: "")
         publicURL = defaultPublic
         if let text = reader.string("publicURL") {
             switch HTTPURL.parse(text) {
@@ -263,7 +263,7 @@ extension GatewayConfig {
     /// else and reports these.
     public func restartOnlyChanges(to next: GatewayConfig) -> [String] {
         var changed: [String] = []
-        if listen != next.listen { changed.append("listen") }
+        if listen.needsRestart(toBecome: next.listen) { changed.append("listen") }
         if session.store.kind != next.session.store.kind || session.store.url != next.session.store.url { changed.append("session.store") }
         if session.maxSessions != next.session.maxSessions { changed.append("session.maxSessions") }
         if session.idleTimeout != next.session.idleTimeout { changed.append("session.idleTimeout") }

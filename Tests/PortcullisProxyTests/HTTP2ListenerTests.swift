@@ -1,0 +1,207 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOPosix
+import PortcullisCore
+import PortcullisEcho
+@testable import PortcullisProxy
+import PortcullisTestSupport
+import Testing
+
+/// HTTP/2 through ALPN on the TLS listener, HSTS, and the plain-HTTP listener that only
+/// redirects to HTTPS. curl (with nghttp2) is the HTTP/2 client.
+@Suite("HTTP/2, HSTS and the HTTPS redirect (live)", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") || ExternalTools.isCI))
+struct HTTP2ListenerTests {
+    /// A folder with a TLS certificate (`tls.crt`, `tls.key`) for 127.0.0.1; returns its CA file.
+    static func folderWithCertificate() throws -> (folder: URL, caFile: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-h2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let identity = try TLSListenerTests.certificate("portcullis-h2")
+        try identity.certificate.write(to: folder.appendingPathComponent("tls.crt"), atomically: true, encoding: .utf8)
+        try identity.key.write(to: folder.appendingPathComponent("tls.key"), atomically: true, encoding: .utf8)
+        return (folder, folder.appendingPathComponent("tls.crt").path)
+    }
+
+    /// curl's answer: response headers (lower-cased names), body, and the HTTP version it used.
+    struct CurlAnswer {
+        var status: Int32
+        var headers: [(String, String)]
+        var body: String
+        var version: String
+        var error: String
+
+        func header(_ name: String) -> [String] { headers.filter { $0.0 == name }.map(\.1) }
+    }
+
+    static func curl(_ arguments: [String], caFile: String) async throws -> CurlAnswer {
+        let marker = "\n--version:"
+        let run = try await ExternalTools.runDetached(["curl", "-sS", "-D", "-", "--cacert", caFile, "-w", marker + "%{http_version}"] + arguments)
+        let parts = run.output.components(separatedBy: "\r\n\r\n")
+        let headLines = parts.first?.components(separatedBy: "\r\n").dropFirst() ?? []
+        let headers = headLines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let rest = parts.dropFirst().joined(separator: "\r\n\r\n")
+        let body = rest.components(separatedBy: marker).first ?? ""
+        let version = rest.components(separatedBy: marker).last ?? ""
+        return CurlAnswer(status: run.status, headers: headers, body: body, version: version, error: run.error)
+    }
+
+    @Test("HTTP/2 by ALPN: proxied with the HTTP/1.1 data plane's rules (forged headers stripped, canonical paths, bodies, HEAD); HSTS replaces the upstream's; HTTP/1.1 still offered")
+    func http2() async throws {
+        let (folder, caFile) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let canned = try await CannedUpstream.start(
+            response: "HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=5\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+        let config = """
+            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" } }, "logging": { "accessLog": false },
+              "routes": [
+                { "name": "canned", "pathPrefix": "/canned", "upstream": "http://127.0.0.1:\(canned.port)", "public": true },
+                { "name": "app", "upstream": "http://127.0.0.1:\(echo.port)", "public": true } ] }
+            """
+        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
+        let base = "https://127.0.0.1:\(live.port)"
+        do {
+            let answer = try await Self.curl(["--http2", "-H", "X-Forwarded-User: mallory", base + "/x?q=1"], caFile: caFile)
+            #expect(answer.status == 0, "\(answer.error)")
+            #expect(answer.version == "2", "negotiated \(answer.version)")
+            #expect(answer.body.contains(#""uri":"\/x?q=1""#) || answer.body.contains(#""uri":"/x?q=1""#), "\(answer.body.prefix(300))")
+            #expect(answer.body.contains(#"["X-Forwarded-Proto","https"]"#), "\(answer.body.prefix(400))")
+            #expect(!answer.body.contains("mallory"), "a forged identity header reached the upstream over HTTP/2")
+            #expect(answer.header("strict-transport-security") == ["max-age=31536000"])
+            #expect(answer.header("connection").isEmpty && answer.header("transfer-encoding").isEmpty, "HTTP/1.1 connection fields on HTTP/2: \(answer.headers)")
+
+            // A body, and two requests on one connection.
+            let posted = try await Self.curl(["--http2", "--data-binary", "hello", base + "/post", base + "/second"], caFile: caFile)
+            #expect(posted.status == 0, "\(posted.error)")
+            #expect(posted.body.contains(#""bodyBytes":5"#), "\(posted.body.prefix(400))")
+            // HEAD: a head and no body.
+            let head = try await Self.curl(["--http2", "-I", base + "/x"], caFile: caFile)
+            #expect(head.status == 0 && head.version == "2", "\(head.error)")
+
+            // The gateway's HSTS replaces the upstream's, once.
+            let replaced = try await Self.curl(["--http2", base + "/canned"], caFile: caFile)
+            #expect(replaced.body == "ok")
+            #expect(replaced.header("strict-transport-security") == ["max-age=31536000"], "\(replaced.headers)")
+
+            // The same canonical-path rule as HTTP/1.1: an encoded dot segment is refused.
+            let dots = try await Self.curl(["--http2", "--path-as-is", base + "/public/%2e%2e/x"], caFile: caFile)
+            #expect(dots.headers.isEmpty == false)
+            #expect(dots.body.contains("Bad request") || dots.body.contains("400"), "\(dots.body.prefix(300))")
+
+            // HTTP/1.1 clients still get HTTP/1.1.
+            let old = try await Self.curl(["--http1.1", base + "/x"], caFile: caFile)
+            #expect(old.status == 0 && old.version == "1.1", "\(old.version) \(old.error)")
+        } catch {
+            await live.stop()
+            await echo.close()
+            await canned.close()
+            throw error
+        }
+        await live.stop()
+        await echo.close()
+        await canned.close()
+    }
+
+    @Test("listen.tls.http2 false: ALPN offers HTTP/1.1 only; hsts maxAge 0: no HSTS field")
+    func http2Off() async throws {
+        let (folder, caFile) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let config = """
+            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key", "http2": false }, "hsts": { "maxAge": 0 } },
+              "logging": { "accessLog": false }, "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
+            """
+        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
+        let answer = try? await Self.curl(["--http2", "https://127.0.0.1:\(live.port)/x"], caFile: caFile)
+        await live.stop()
+        await echo.close()
+        #expect(answer?.status == 0, "\(answer?.error ?? "")")
+        #expect(answer?.version == "1.1")
+        #expect(answer?.header("strict-transport-security").isEmpty == true)
+    }
+
+    @Test("listen.httpRedirect: 301 to the same path on HTTPS (308 keeps a POST), only for hosts a route serves; a second Host is 400")
+    func redirectListener() async throws {
+        let (folder, _) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let httpsPort = try freeLoopbackPort()
+        let config = """
+            { "listen": { "port": \(httpsPort), "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" },
+                          "httpRedirect": { "address": "127.0.0.1", "port": 0 } },
+              "logging": { "accessLog": false },
+              "routes": [{ "name": "app", "host": "apps.test", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
+            """
+        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
+        do {
+            let port = try #require(live.gateway.redirectListener?.localAddress.port)
+            let get = try await TestHTTPClient.with(port: port) { try await $0.send("/a/b?c=1", headers: [("Host", "apps.test")]) }
+            #expect(get.status == 301)
+            #expect(get.head.headers["location"] == ["https://apps.test:\(httpsPort)/a/b?c=1"])
+            let post = try await TestHTTPClient.with(port: port) { try await $0.send("/form", method: .POST, headers: [("Host", "apps.test:80")], body: "x=1") }
+            #expect(post.status == 308)
+            #expect(post.head.headers["location"] == ["https://apps.test:\(httpsPort)/form"])
+            let stranger = try await TestHTTPClient.with(port: port) { try await $0.send("/", headers: [("Host", "evil.example")]) }
+            #expect(stranger.status == 404)
+            #expect(stranger.head.headers["location"].isEmpty)
+            let twoHosts = try await TestHTTPClient.with(port: port) {
+                try await $0.send("/", headers: [("Host", "apps.test"), ("Host", "evil.example")])
+            }
+            #expect(twoHosts.status == 400)
+        } catch {
+            await live.stop()
+            await echo.close()
+            throw error
+        }
+        await live.stop()
+        await echo.close()
+    }
+}
+
+@Suite("HTTP/2 stream bridge")
+struct HTTP2StreamBridgeTests {
+    @Test("the request reaches the handler as HTTP/1.1 with split cookies joined; a chunked HTTP/1.1 answer leaves as head, body and end without hop-by-hop fields")
+    func bridge() throws {
+        let channel = EmbeddedChannel()
+        let config = try GatewayConfig.load(Data(#"{ "routes": [{ "name": "app", "upstream": "http://127.0.0.1:9", "public": true }] }"#.utf8))
+        let bridge = HTTP2StreamBridge(hopByHop: HeaderRules(identityHeaders: config.identityHeaders))
+        try channel.pipeline.syncOperations.addHandler(bridge)
+        var head = HTTPRequestHead(version: .init(major: 2, minor: 0), method: .GET, uri: "/x")
+        head.headers.add(name: "host", value: "apps.test")
+        head.headers.add(name: "cookie", value: "a=1")
+        head.headers.add(name: "cookie", value: "b=2")
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        guard case .head(let seen) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(seen.version == .http1_1)
+        #expect(seen.headers["cookie"] == ["a=1; b=2"])
+
+        // A response written in pieces, as the handler may: head, then chunks, then the end.
+        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\n"))
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        try channel.writeOutbound(ByteBuffer(string: "\r\n5\r\nhello\r\n0\r\n\r\n"))
+        guard case .head(let response) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no response head")
+            return
+        }
+        #expect(response.status == .ok)
+        #expect(response.headers["x-app"] == ["1"])
+        #expect(response.headers["connection"].isEmpty && response.headers["transfer-encoding"].isEmpty)
+        guard case .body(.byteBuffer(let body)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no body")
+            return
+        }
+        #expect(String(buffer: body) == "hello")
+        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no end")
+            return
+        }
+        _ = try channel.finish()
+    }
+}
