@@ -3,7 +3,7 @@
 
 Usage:
     python3 Tests/Browser/login_flow.py --start URL --idp devidp|mock --user USER
-        [--expect-final-prefix URL] [--then URL ...] [--timeout 30]
+        [--expect-final-prefix URL] [--then URL ...] [--timeout 30] [--insecure-tls]
 
 Opens --start (a protected URL on the gateway) in headless Chromium. The gateway
 redirects to the identity provider, where the script signs in as USER:
@@ -17,11 +17,14 @@ It then waits until the browser is back on a URL starting with
 Each --then URL is visited afterwards in the same browser (session reuse,
 logout); a mock "End session" confirmation page met on the way is confirmed.
 
+--insecure-tls accepts the gateway's self-signed test certificate.
+
 Prints ONE line of JSON on stdout and exits 0:
-  {"status": "ok", "finalURL", "httpStatus", "page", "cookies", "then": [...]}
+  {"status": "ok", "finalURL", "httpStatus", "protocol", "page", "cookies", "then": [...]}
 where "page" is the JSON body parsed (the echo upstream) or else the raw text,
 "cookies" the names of the cookies the browser holds for the final page's host
-and each "then" entry is {"url", "finalURL", "httpStatus", "page", "cookies"}.
+"protocol" the final page's ALPN protocol as the browser reports it ("h2", "http/1.1")
+and each "then" entry is {"url", "finalURL", "httpStatus", "protocol", "page", "cookies"}.
 On failure prints {"status": "error", "step", "message", "url", "pageText"}
 and exits 1.
 
@@ -56,9 +59,14 @@ def snapshot(driver):
         "const n = performance.getEntriesByType('navigation')[0];"
         "return n && n.responseStatus ? n.responseStatus : null;"
     )
+    protocol = driver.execute_script(
+        "const n = performance.getEntriesByType('navigation')[0];"
+        "return n ? n.nextHopProtocol : null;"
+    )
     return {
         "finalURL": driver.current_url,
         "httpStatus": status,
+        "protocol": protocol,
         "page": page,
         "cookies": sorted(c["name"] for c in driver.get_cookies()),
     }
@@ -83,7 +91,7 @@ def run(args):
     step = "launch-browser"
     driver = None
     try:
-        driver = start_browser(args.timeout)
+        driver = start_browser(args.timeout, extra_args=("--ignore-certificate-errors",) if args.insecure_tls else ())
         step = "open-start"
         driver.get(args.start)
 
@@ -136,6 +144,7 @@ def main():
     parser.add_argument("--expect-final-prefix", help="URL the login must end on (default: start origin)")
     parser.add_argument("--then", action="append", default=[], help="URL to visit after login (repeatable)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds per step")
+    parser.add_argument("--insecure-tls", action="store_true", help="accept a self-signed gateway certificate")
     result = run(parser.parse_args())
     print(json.dumps(result, separators=(",", ":")), flush=True)
     sys.exit(0 if result["status"] == "ok" else 1)

@@ -106,6 +106,53 @@ struct HTTP2ListenerTests {
         await canned.close()
     }
 
+    @Test("a real browser signs in over HTTPS and HTTP/2 (the dev IdP), and the signed-in request is proxied over HTTP/2 with its identity",
+          .enabled(if: ExternalTools.hasBrowser || ExternalTools.isCI))
+    func browserSignInOverHTTP2() async throws {
+        let (folder, _) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tls = SignInHarness.TLSFiles(
+            certificateFile: folder.appendingPathComponent("tls.crt").path, keyFile: folder.appendingPathComponent("tls.key").path)
+        try await SignInHarness.with(tls: tls) { harness in
+            #expect(harness.origin.hasPrefix("https://"))
+            let result = try await ExternalTools.browserLogin(
+                start: harness.origin + "/app/h2?x=1", idp: "devidp", user: "alice", then: [harness.origin + "/app/again"], insecureTLS: true)
+            #expect(result["status"] as? String == "ok", "\(result)")
+            #expect(result["finalURL"] as? String == harness.origin + "/app/h2?x=1")
+            #expect(result["protocol"] as? String == "h2", "\(result["protocol"] ?? "none")")
+            let headers = InteropTests.headers(result["page"])
+            #expect(headers["x-forwarded-user"] == "alice@contoso.example")
+            #expect(headers["x-forwarded-proto"] == "https")
+            #expect(headers["cookie"] == nil, "the session cookie reached the upstream")
+            let then = (result["then"] as? [[String: Any]])?.first
+            #expect(then?["protocol"] as? String == "h2")
+            #expect(InteropTests.headers(then?["page"])["x-forwarded-user"] == "alice@contoso.example")
+        }
+    }
+
+    @Test("a drain during an HTTP/2 request: the stream finishes, then the connection closes (GOAWAY) and the drain completes in time")
+    func drainHTTP2() async throws {
+        let (folder, caFile) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let echo = try await EchoUpstream.start(port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let config = """
+            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" } }, "logging": { "accessLog": false },
+              "routes": [{ "name": "app", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
+            """
+        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
+        let slow = Task { try await Self.curl(["--http2", "https://127.0.0.1:\(live.port)/.echo/slow?ms=1500"], caFile: caFile) }
+        // Wait until the request is in (the connection counted), then drain.
+        for _ in 0..<100 where live.server.openConnections == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let finished = await live.gateway.drain(timeout: .seconds(20))
+        let answer = try await slow.value
+        await live.stop()
+        await echo.close()
+        #expect(finished, "the HTTP/2 connection did not close after its stream finished")
+        #expect(answer.status == 0 && answer.version == "2", "\(answer.error)")
+        #expect(answer.body.contains("slow") || answer.body.contains("uri"), "\(answer.body.prefix(200))")
+    }
+
     @Test("listen.tls.http2 false: ALPN offers HTTP/1.1 only; hsts maxAge 0: no HSTS field")
     func http2Off() async throws {
         let (folder, caFile) = try Self.folderWithCertificate()

@@ -57,8 +57,9 @@ enum ExternalTools {
     /// Runs the Selenium login script; returns its one-line JSON result. The wait happens
     /// on a dispatch thread: blocking a cooperative-pool thread (two on this machine)
     /// could starve the gateway's sign-in tasks the browser is waiting for.
-    static func browserLogin(start: String, idp: String, user: String, then: [String] = []) async throws -> [String: Any] {
+    static func browserLogin(start: String, idp: String, user: String, then: [String] = [], insecureTLS: Bool = false) async throws -> [String: Any] {
         var arguments = ["python3", projectRoot.appendingPathComponent("Tests/Browser/login_flow.py").path, "--start", start, "--idp", idp, "--user", user]
+        if insecureTLS { arguments.append("--insecure-tls") }
         for url in then { arguments += ["--then", url] }
         let result = try await runDetached(arguments)
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""

@@ -13,6 +13,12 @@ import Synchronization
 /// The dev IdP, an echo upstream and a gateway with Entra sign-in, all on loopback. The
 /// gateway's port is chosen first because the IdP must know the redirect URI.
 struct SignInHarness {
+    /// A TLS certificate and key for the gateway's listener (absolute paths).
+    struct TLSFiles {
+        var certificateFile: String
+        var keyFile: String
+    }
+
     static let clientId = "c11e0000-0000-4000-8000-00000000c0de"
     static let clientSecret = "test-secret"
 
@@ -23,7 +29,9 @@ struct SignInHarness {
     /// The config text, for starting further instances of the same gateway.
     let configJSON: String
     let port: Int
-    var origin: String { "http://127.0.0.1:\(port)" }
+    /// `https` when started with `tls`.
+    let scheme: String
+    var origin: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// - Parameter entra: extra `entra` fields (JSON, leading comma) or replacements.
     /// - Parameter appRoute: extra fields of the protected `app` route (JSON, leading comma).
@@ -31,7 +39,7 @@ struct SignInHarness {
     ///   and `entra` must configure `clientCertificate` instead of the secret.
     static func start(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = ""
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = "", tls: TLSFiles? = nil
     ) async throws -> SignInHarness {
         // The gateway's port is picked before it binds (the IdP must know the redirect URI),
         // so on a busy machine another socket can take it meanwhile: pick again.
@@ -40,7 +48,8 @@ struct SignInHarness {
             attempt += 1
             do {
                 return try await startOnce(
-                    tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes)
+                    tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes,
+                    tls: tls)
             } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < 4 {
                 continue
             }
@@ -51,21 +60,25 @@ struct SignInHarness {
     /// runs `body` with it and stops all of it whether `body` returns or throws.
     static func with<T>(
         tenant: String = DevIdPDirectory.demoContosoTenantID, entra: String = "", extra: String = "", certificatePEM: String? = nil,
-        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = "", _ body: (SignInHarness) async throws -> T
+        audit: CapturedLog? = nil, clock: TestClock? = nil, appRoute: String = "", routes: String = "", tls: TLSFiles? = nil,
+        _ body: (SignInHarness) async throws -> T
     ) async throws -> T {
         try await scoped(
             try await start(
-                tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes),
+                tenant: tenant, entra: entra, extra: extra, certificatePEM: certificatePEM, audit: audit, clock: clock, appRoute: appRoute, routes: routes,
+                tls: tls),
             stop: { await $0.stop() }, body)
     }
 
     private static func startOnce(
         tenant: String, entra: String, extra: String, certificatePEM: String?, audit: CapturedLog?, clock: TestClock?, appRoute: String,
-        routes: String
+        routes: String, tls: TLSFiles?
     ) async throws -> SignInHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         let port = try closedPort()
-        let origin = "http://127.0.0.1:\(port)"
+        let scheme = tls == nil ? "http" : "https"
+        let origin = "\(scheme)://127.0.0.1:\(port)"
+        let tlsField = tls.map { #", "tls": { "certificateFile": "\#($0.certificateFile)", "keyFile": "\#($0.keyFile)" }"# } ?? ""
         var directory = DevIdPDirectory.demo(
             clientId: clientId, clientSecret: clientSecret, redirectURI: origin + "/.portcullis/callback",
             postLogoutRedirectURI: origin + "/.portcullis/signed-out", frontchannelLogoutURL: origin + "/.portcullis/frontchannel-logout")
@@ -76,7 +89,7 @@ struct SignInHarness {
         let idp = try await DevIdentityProvider.start(directory: directory, group: group)
         let echo = try await EchoUpstream.start(port: 0, group: group)
         let json = """
-            { "listen": { "port": \(port) }, "publicURL": "\(origin)", "logging": { "accessLog": false },
+            { "listen": { "port": \(port)\(tlsField) }, "publicURL": "\(origin)", "logging": { "accessLog": false },
               "entra": { "authority": "\(idp.baseURL)", "tenant": "\(tenant)", "clientId": "\(clientId)",
                          \(certificatePEM == nil ? #""clientSecretEnv": "SECRET", "# : "")"graphURL": "\(idp.baseURL)", "requestTimeout": 2\(entra) },
               "routes": [
@@ -86,7 +99,7 @@ struct SignInHarness {
             """
         do {
             let live = try await startGateway(json, audit: audit, clock: clock)
-            return SignInHarness(idp: idp, echo: echo, live: live, configJSON: json, port: port)
+            return SignInHarness(idp: idp, echo: echo, live: live, configJSON: json, port: port, scheme: scheme)
         } catch {
             await echo.close()
             await idp.close()
