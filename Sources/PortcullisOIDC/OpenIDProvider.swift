@@ -19,7 +19,18 @@ public final class OpenIDProvider: Sendable {
     let logger: Logger
     let clientAssertion: ClientAssertionSigner?
     let now: @Sendable () -> Date
+    /// Told of every call to the provider (metrics): which call, how long, whether it failed.
+    let observe: CallObserver?
     private let state = Mutex(CacheState())
+
+    /// The provider's calls, as metrics name them.
+    public enum Call: String, Sendable, CaseIterable {
+        case discovery, keys, token, userinfo, graph
+    }
+
+    /// `(call, seconds, failed)`; a failure is no answer in time, an unreachable provider, or
+    /// an answer that is not 2xx.
+    public typealias CallObserver = @Sendable (Call, Double, Bool) -> Void
 
     struct CacheState {
         var metadata: ProviderMetadata?
@@ -36,13 +47,14 @@ public final class OpenIDProvider: Sendable {
 
     public init(
         config: EntraConfig, http: HTTPClient, clientAssertion: ClientAssertionSigner? = nil, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, observe: CallObserver? = nil
     ) {
         self.config = config
         self.http = http
         self.clientAssertion = clientAssertion
         self.logger = logger
         self.now = now
+        self.observe = observe
     }
 
     /// An HTTP client set up for provider calls: no redirects followed (a redirect from a
@@ -62,7 +74,7 @@ public final class OpenIDProvider: Sendable {
         let (cached, fetched) = state.withLock { ($0.metadata, $0.metadataFetched) }
         if let cached, let fetched, now().timeIntervalSince(fetched) < Self.metadataLifetime { return cached }
         do {
-            let body = try await get(config.effectiveDiscoveryURL, what: "the discovery document")
+            let body = try await get(config.effectiveDiscoveryURL, call: .discovery, what: "the discovery document")
             let metadata = try ProviderMetadata(json: body)
             let time = now()
             state.withLock {
@@ -117,7 +129,7 @@ public final class OpenIDProvider: Sendable {
 
     private func fetchKeys() async throws(ProviderError) -> SigningKeySet {
         let metadata = try await metadata()
-        let body = try await get(metadata.jwksURI, what: "the signing keys")
+        let body = try await get(metadata.jwksURI, call: .keys, what: "the signing keys")
         let keys: SigningKeySet
         do {
             keys = try await SigningKeySet(jwksJSON: body)
@@ -232,7 +244,7 @@ public final class OpenIDProvider: Sendable {
             form.append(("client_assertion", assertion))
         }
         request.body = .bytes(ByteBuffer(string: FormURLEncoding.encode(form)))
-        let (status, body) = try await send(request, what: "the token endpoint")
+        let (status, body) = try await send(request, call: .token, what: "the token endpoint")
         guard status == 200 else { throw TokenResponse.error(status: status, json: body) }
         return try TokenResponse(json: body)
     }
@@ -247,7 +259,7 @@ public final class OpenIDProvider: Sendable {
         var request = HTTPClientRequest(url: endpoint)
         request.headers.add(name: "Authorization", value: "Bearer \(accessToken)")
         request.headers.add(name: "Accept", value: "application/json")
-        let (status, body) = try await send(request, what: "the userinfo endpoint")
+        let (status, body) = try await send(request, call: .userinfo, what: "the userinfo endpoint")
         guard status == 200 else {
             throw ProviderError(status == 401 || status == 403 ? .oauth : .badResponse, "the userinfo endpoint answered HTTP \(status)")
         }
@@ -275,7 +287,7 @@ public final class OpenIDProvider: Sendable {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Authorization", value: "Bearer \(accessToken)")
             request.headers.add(name: "Accept", value: "application/json")
-            let (status, body) = try await send(request, what: "Microsoft Graph")
+            let (status, body) = try await send(request, call: .graph, what: "Microsoft Graph")
             guard status == 200, case .object(let page)? = try? JSONValue.parse(body), case .array(let items)? = page["value"] else {
                 throw ProviderError(.badResponse, "Microsoft Graph answered HTTP \(status) for the user's groups")
             }
@@ -289,18 +301,27 @@ public final class OpenIDProvider: Sendable {
 
     // MARK: HTTP
 
-    private func get(_ url: String, what: String) async throws(ProviderError) -> Data {
+    private func get(_ url: String, call: Call, what: String) async throws(ProviderError) -> Data {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
-        let (status, body) = try await send(request, what: what)
+        let (status, body) = try await send(request, call: call, what: what)
         guard status == 200 else { throw ProviderError(.badResponse, "\(what) answered HTTP \(status)") }
         return body
     }
 
-    private func send(_ request: HTTPClientRequest, what: String) async throws(ProviderError) -> (UInt, Data) {
+    private func send(_ request: HTTPClientRequest, call: Call, what: String) async throws(ProviderError) -> (UInt, Data) {
+        let started = ContinuousClock.now
+        var failed = true
+        defer {
+            if let observe {
+                let elapsed = ContinuousClock.now - started
+                observe(call, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, failed)
+            }
+        }
         do {
             let response = try await http.execute(request, timeout: .milliseconds(Int64(config.requestTimeout * 1000)))
             let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
+            failed = !(200..<300).contains(response.status.code)
             return (response.status.code, Data(buffer: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw ProviderError(.unreachable, "\(what) did not answer in time")

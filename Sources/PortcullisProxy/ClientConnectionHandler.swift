@@ -497,7 +497,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         switch runtime.gate.check(
-            cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, rules: runtime.sessionRules, on: context.eventLoop)
+            cookieHeaders: CookieHeader.Fields(headers: head.headers), memo: &sessionCookieMemo, rules: runtime.sessionRules, on: context.eventLoop,
+            counting: loop.metrics)
         {
         case .live(let session):
             admit(request, session: .live(session.identity), context: context)

@@ -44,7 +44,7 @@ public final class GatewayServices: Sendable {
         self.metrics = metrics
         // Every audited decision is also counted, by its event.
         let audit = Logger(label: audit.label) { _ in MultiplexLogHandler([ForwardingLogHandler(target: audit), AuditEventCounter(metrics: metrics)]) }
-        gate = SessionGate(config: session, store: store, audit: audit, logger: logger, now: now)
+        gate = SessionGate(config: session, store: store.map { MeasuredSessionStore(store: $0, metrics: metrics) }, audit: audit, logger: logger, now: now)
         self.oidcClient = oidcClient
         consumedStates = ConsumedStates(lifetime: TimeInterval(PendingLogin.lifetime))
         self.audit = audit

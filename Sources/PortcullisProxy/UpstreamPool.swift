@@ -165,11 +165,11 @@ final class GatewayLoops: @unchecked Sendable {
     }
 
     /// Every loop's request counters, read on each loop and added up by route.
-    func snapshot() async -> [String: LoopMetrics.RouteCounts] {
-        var merged: [String: LoopMetrics.RouteCounts] = [:]
+    func snapshot() async -> LoopMetrics.Snapshot {
+        var merged = LoopMetrics.Snapshot()
         for loop in loops.values {
-            guard let routes = try? await loop.pool.eventLoop.submit({ loop.metrics.byName }).get() else { continue }
-            for (route, counts) in routes { merged[route, default: LoopMetrics.RouteCounts()].merge(counts) }
+            guard let snapshot = try? await loop.pool.eventLoop.submit({ loop.metrics.snapshot }).get() else { continue }
+            merged.merge(snapshot)
         }
         return merged
     }

@@ -33,6 +33,13 @@ struct MetricsTests {
                 #expect(after.contains("portcullis_sessions_cached 1"))
                 #expect(after.contains("portcullis_sso_enabled 1"))
                 #expect(after.contains("portcullis_build_info{"))
+                // Three signed-in requests found their session in the cache.
+                #expect(after.contains(#"portcullis_session_cache_lookups_total{result="hit"} 3"#), "\(after)")
+                // The sign-in's calls to the IdP, timed and counted by call and outcome.
+                #expect(after.contains(#"portcullis_idp_requests_total{call="token",outcome="ok"} 1"#), "\(after)")
+                #expect(after.contains(#"portcullis_idp_requests_total{call="discovery",outcome="ok"} 1"#))
+                #expect(after.contains(#"portcullis_idp_requests_total{call="keys",outcome="ok"} 1"#))
+                #expect(after.contains(#"portcullis_idp_request_seconds_count{call="token"} 1"#))
                 // Nothing of it on the public listener: /metrics there is just another path
                 // (here the app route's upstream, after sign-in).
                 let publicMetrics = try await harness.get("/metrics", cookies: cookies)

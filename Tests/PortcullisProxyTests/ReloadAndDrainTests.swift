@@ -86,6 +86,9 @@ struct ReloadAndDrainTests {
             }
             #expect(needsRestart == ["listen"], "the listen port cannot change without a restart, and is reported")
             #expect(setup.audit.lines.contains { $0.contains("event=config.reloaded") && $0.contains("hash=\(hash)") })
+            // The new hash is the running one (reloads are counted by their audit events).
+            let metrics = await setup.live.gateway.scrapeMetrics()
+            #expect(metrics.contains(#"portcullis_config_info{hash="\#(hash)"} 1"#), "\(metrics)")
             let added = try await client.send("/added/x")
             #expect(added.status == 200)
             #expect(setup.live.gateway.config.routes.map(\.name) == ["app", "added"])

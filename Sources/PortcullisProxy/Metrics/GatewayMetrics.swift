@@ -4,7 +4,9 @@ import Logging
 import NIOCore
 import PortcullisAuth
 import PortcullisCore
+import PortcullisOIDC
 import Prometheus
+import Synchronization
 
 /// The gateway's metrics, rendered for Prometheus on the admin listener.
 ///
@@ -19,6 +21,8 @@ public final class GatewayMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     let started = Date()
     static let version = "0.3.0"
+    /// The running config file's hash (set at start and by each applied reload).
+    private let configHash = Mutex<String?>(nil)
 
     init() {
         factory = PrometheusMetricsFactory(registry: registry)
@@ -29,10 +33,34 @@ public final class GatewayMetrics: Sendable {
         CoreMetrics.Counter(label: "portcullis_audit_events_total", dimensions: [("event", event)], factory: factory).increment()
     }
 
+    /// A call to the identity provider (Entra, Graph): `portcullis_idp_requests_total` by call
+    /// and outcome, and `portcullis_idp_request_seconds` by call. Key refreshes are the
+    /// `keys` calls.
+    func providerCall(_ call: OpenIDProvider.Call, seconds: Double, failed: Bool) {
+        CoreMetrics.Counter(
+            label: "portcullis_idp_requests_total", dimensions: [("call", call.rawValue), ("outcome", failed ? "error" : "ok")], factory: factory
+        ).increment()
+        CoreMetrics.Timer(label: "portcullis_idp_request_seconds", dimensions: [("call", call.rawValue)], factory: factory).recordSeconds(seconds)
+    }
+
+    /// A call to the shared session store, likewise by operation.
+    func storeCall(_ operation: String, seconds: Double, failed: Bool) {
+        CoreMetrics.Counter(
+            label: "portcullis_store_requests_total", dimensions: [("operation", operation), ("outcome", failed ? "error" : "ok")], factory: factory
+        ).increment()
+        CoreMetrics.Timer(label: "portcullis_store_request_seconds", dimensions: [("operation", operation)], factory: factory).recordSeconds(seconds)
+    }
+
+    /// Records the running config's hash: `portcullis_config_info{hash="…"} 1`.
+    public func setConfigHash(_ hash: String) {
+        configHash.withLock { $0 = hash }
+    }
+
     /// The Prometheus text for everything, `loops` read on their own event loops.
     func render(loops: GatewayLoops, runtime: GatewayRuntime, gate: SessionGate) async -> String {
         var out = registry.emitToString()
-        let routes = await loops.snapshot().sorted { $0.key < $1.key }
+        let snapshot = await loops.snapshot()
+        let routes = snapshot.routes.sorted { $0.key < $1.key }
         out += "# HELP portcullis_requests_total Requests answered, by route and status class.\n# TYPE portcullis_requests_total counter\n"
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"]
         for (route, counts) in routes {
@@ -59,6 +87,13 @@ public final class GatewayMetrics: Sendable {
         let config = runtime.config
         out += "# HELP portcullis_sessions_cached Sessions in this instance's cache.\n# TYPE portcullis_sessions_cached gauge\n"
         out += "portcullis_sessions_cached \(gate.cache.count)\n"
+        out += "# HELP portcullis_session_cache_lookups_total Session cookies of requests to protected routes looked up in the cache: hit (no store read) or miss.\n# TYPE portcullis_session_cache_lookups_total counter\n"
+        out += "portcullis_session_cache_lookups_total{result=\"hit\"} \(snapshot.sessionLookups.hits)\n"
+        out += "portcullis_session_cache_lookups_total{result=\"miss\"} \(snapshot.sessionLookups.misses)\n"
+        if let hash = configHash.withLock({ $0 }) {
+            out += "# HELP portcullis_config_info The running config file's hash (SHA-256, first 16 hex digits).\n# TYPE portcullis_config_info gauge\n"
+            out += "portcullis_config_info{hash=\(Self.label(hash))} 1\n"
+        }
         out += "# HELP portcullis_sso_enabled The SSO switch: 1 on, 0 off (the emergency).\n# TYPE portcullis_sso_enabled gauge\n"
         out += "portcullis_sso_enabled \(config.sso.enabled ? 1 : 0)\n"
         out += "# HELP portcullis_credential_expiry_timestamp_seconds When a sign-in credential expires.\n# TYPE portcullis_credential_expiry_timestamp_seconds gauge\n"

@@ -30,6 +30,34 @@ final class LoopMetrics {
     private var proxied: [ObjectIdentifier: (route: RouteTarget, counts: RouteCounts)] = [:]
     /// Answers the gateway gave itself, by route name (`-` for none: 404s, its own pages).
     private var local: [String: RouteCounts] = [:]
+    /// Session cookies looked up in the cache for requests to protected routes.
+    var sessionLookups = SessionLookups()
+
+    struct SessionLookups: Sendable {
+        /// Found in the cache: the request cost no store read.
+        var hits: UInt64 = 0
+        /// A valid cookie whose session the cache did not hold (read from the shared store,
+        /// or, with the memory store, a session that no longer exists).
+        var misses: UInt64 = 0
+
+        mutating func merge(_ other: Self) {
+            hits &+= other.hits
+            misses &+= other.misses
+        }
+    }
+
+    /// What a scrape reads from one loop.
+    struct Snapshot: Sendable {
+        var routes: [String: RouteCounts] = [:]
+        var sessionLookups = SessionLookups()
+
+        mutating func merge(_ other: Self) {
+            for (route, counts) in other.routes { routes[route, default: RouteCounts()].merge(counts) }
+            sessionLookups.merge(other.sessionLookups)
+        }
+    }
+
+    var snapshot: Snapshot { Snapshot(routes: byName, sessionLookups: sessionLookups) }
 
     func record(_ route: RouteTarget, status: UInt, upstreamSeconds: Double?) {
         proxied[ObjectIdentifier(route), default: (route, RouteCounts())].counts.add(status: status, upstreamSeconds: upstreamSeconds)

@@ -30,6 +30,7 @@ public final class ConfigReloader: Sendable {
         self.environment = environment
         let files = [URL(fileURLWithPath: path).standardizedFileURL.path] + gateway.config.referencedFiles
         state = Mutex((Dictionary(uniqueKeysWithValues: files.map { ($0, FileFingerprint(path: $0)) }), runningHash))
+        gateway.services.metrics.setConfigHash(runningHash)
     }
 
     /// What one reload did.
@@ -97,6 +98,7 @@ public final class ConfigReloader: Sendable {
             state.fingerprints = Dictionary(uniqueKeysWithValues: files.map { ($0, FileFingerprint(path: $0)) })
             state.runningHash = hash
         }
+        gateway.services.metrics.setConfigHash(hash)
     }
 
     /// The hash of the config running now (16 hex digits of its SHA-256).

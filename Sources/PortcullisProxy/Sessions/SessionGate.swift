@@ -50,7 +50,10 @@ public final class SessionGate: Sendable {
 
     /// Synchronous on the event loop for a cache hit (the common case): one lock and one
     /// dictionary lookup after opening the cookie.
-    func check(cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, rules: SessionRules, on eventLoop: EventLoop) -> SessionCheck {
+    /// `metrics` (the calling loop's) counts cache hits and misses.
+    func check(
+        cookieHeaders: some Sequence<String>, memo: inout SessionCookieMemo, rules: SessionRules, on eventLoop: EventLoop, counting metrics: LoopMetrics? = nil
+    ) -> SessionCheck {
         let time = now()
         var hit: SessionCache.Hit?
         // Ids the cache does not hold; allocated only on a miss (an empty array is free).
@@ -61,6 +64,7 @@ public final class SessionGate: Sendable {
             return hit == nil
         }
         if let hit {
+            metrics?.sessionLookups.hits &+= 1
             if hit.touched { sessions.touched(hit.session, now: time) }
             guard revalidationDue(hit.session, rules: rules, now: time) else {
                 revalidateEarlyIfNear(hit.session, rules: rules, now: time)
@@ -69,6 +73,7 @@ public final class SessionGate: Sendable {
             let session = hit.session
             return .pending(eventLoop.makeFutureWithTask { await self.revalidate(session, rules: rules) })
         }
+        if !missed.isEmpty { metrics?.sessionLookups.misses &+= 1 }
         guard !missed.isEmpty, sessions.sharedStore != nil else { return .anonymous }
         let ids = missed
         return .pending(eventLoop.makeFutureWithTask { await self.load(ids, rules: rules) })

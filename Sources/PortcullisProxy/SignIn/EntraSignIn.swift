@@ -55,8 +55,10 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
             assertion = try await ClientAssertionSigner(
                 clientId: entra.clientId, certificatePEM: certificate.certificatePEM, privateKeyPEM: certificate.privateKey.value)
         }
+        let metrics = services.metrics
         let provider = OpenIDProvider(
-            config: entra, http: services.oidcClient, clientAssertion: assertion, logger: services.logger, now: services.now)
+            config: entra, http: services.oidcClient, clientAssertion: assertion, logger: services.logger, now: services.now,
+            observe: { call, seconds, failed in metrics.providerCall(call, seconds: seconds, failed: failed) })
         return EntraSignIn(config: config, entra: entra, provider: provider, services: services)
     }
 

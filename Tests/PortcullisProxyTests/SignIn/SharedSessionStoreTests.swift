@@ -70,6 +70,12 @@ struct SharedSessionStoreTests {
             #expect(throughB.status == 200)
             #expect(try throughB.echoedHeader("X-Forwarded-User") == "alice@contoso.example")
             #expect(pair.b.gate.cache.count == 1)
+            // B's miss was one timed store read; A's sign-in one store write.
+            let metricsB = await pair.b.gateway.scrapeMetrics()
+            #expect(metricsB.contains(#"portcullis_session_cache_lookups_total{result="miss"} 1"#), "\(metricsB)")
+            #expect(metricsB.contains(#"portcullis_store_requests_total{operation="get",outcome="ok"} 1"#))
+            #expect(metricsB.contains(#"portcullis_store_request_seconds_count{operation="get"} 1"#))
+            #expect(await pair.a.live.gateway.scrapeMetrics().contains(#"portcullis_store_requests_total{operation="put",outcome="ok"}"#))
 
             let logout = try await pair.getB("/.portcullis/logout", cookies: cookies)
             #expect(logout.status == 302)
