@@ -596,14 +596,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
             context.writeAndFlush(wrapOutboundOut(Self.continueHead), promise: nil)
         }
+        // Tracing is off unless configured: then this is one nil check.
+        let trace = runtime.tracer.map { RequestTracing.start(tracer: $0, head: head, path: target.path, route: route.config.name) }
         var headBuffer = requestHeadSpare ?? allocator.buffer(capacity: 512)
         requestHeadSpare = nil
         headBuffer.clear()
         let encoded = UpstreamRequest.encode(
             from: head, path: target.path, query: target.query, host: request.host, route: route, runtime: runtime, peer: peer,
-            identityFields: identityFields, extraField: assertionField, into: &headBuffer)
+            identityFields: identityFields, extraField: assertionField, traceFields: trace?.fields ?? [], into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)
+        exchange.span = trace?.span
         if draining { exchange.keepClientAlive = false }
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)
@@ -638,6 +641,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
+        if let span = exchange.span {
+            exchange.span = nil
+            RequestTracing.end(span, status: status, outcome: outcome)
+        }
         let upstreamTime = exchange.upstreamStarted.map { (exchange.upstreamHeadAt ?? now) - $0 }
         loop.metrics.record(exchange.route, status: status, upstreamSeconds: upstreamTime.map { Double($0.nanoseconds) / 1e9 })
         guard let accessLog else { return }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOSSL
 import PortcullisAuth
 import PortcullisCore
+import Tracing
 
 /// Everything the data plane needs to serve requests under one config, precomputed once so
 /// the per-request path only looks things up. Immutable: a reload builds a new one and every
@@ -39,6 +40,8 @@ public final class GatewayRuntime: Sendable {
     let hsts: String?
     /// What the plain-HTTP redirect listener answers (`listen.httpRedirect`), or nil.
     let httpsRedirect: HTTPSRedirect?
+    /// The process's tracer when `tracing` is on (see ``RequestTracing``).
+    let tracer: (any Tracer)?
 
     init(
         config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
@@ -59,8 +62,12 @@ public final class GatewayRuntime: Sendable {
             config.listen.httpRedirect == nil
             ? nil : HTTPSRedirect(routes: routeTable, httpsPort: config.publicURL.isTLS ? config.publicURL.port : config.listen.port)
         let routes = config.routes.map { RouteTarget($0, config: config, tls: upstreamTLS[$0.name] ?? nil) }
-        // Every name any route writes is stripped from every client request on every route.
-        self.headerRules = HeaderRules(identityHeaders: config.identityHeaders, alsoStrip: routes.flatMap(\.headerPlan.headerNames))
+        // Every name any route writes is stripped from every client request on every route, and
+        // the trace fields while the gateway writes its own.
+        self.tracer = services.tracer
+        self.headerRules = HeaderRules(
+            identityHeaders: config.identityHeaders,
+            alsoStrip: routes.flatMap(\.headerPlan.headerNames) + (services.tracer == nil ? [] : RequestTracing.fieldNames))
         self.routes = routes
         // X-Forwarded-Proto follows the listener: TLS here, or the public URL's scheme when a
         // load balancer in front terminates it.

@@ -5,6 +5,7 @@ import PortcullisAuth
 import PortcullisCore
 import PortcullisOIDC
 import PortcullisSessions
+import Tracing
 
 /// What lives for the whole process, across reloads: the session gate (cache and store), the
 /// HTTP client for Entra and Graph, the OAuth states already used, the audit logger. The
@@ -29,6 +30,8 @@ public final class GatewayServices: Sendable {
     let generatedAssertionKeys: AssertionKeys
     /// Counters and gauges for the admin listener's `/metrics`.
     public let metrics: GatewayMetrics
+    /// The OpenTelemetry tracer when `tracing` is on (built and exported by the composition root).
+    let tracer: (any Tracer)?
 
     public static let auditLabel = "portcullis.audit"
 
@@ -36,10 +39,12 @@ public final class GatewayServices: Sendable {
     ///   - store: the shared session store (`postgres`), or nil for `memory`.
     ///   - oidcClient: the client for Entra and Graph calls (see ``makeOIDCClient(timeout:)``);
     ///     shut down by ``shutdown()``.
+    ///   - tracer: the tracer `tracing` asks for (its exporter runs beside the gateway), or nil.
     public init(
         session: SessionConfig, store: (any SessionStore)?, oidcClient: HTTPClient, audit: Logger = Logger(label: auditLabel),
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, tracer: (any Tracer)? = nil
     ) {
+        self.tracer = tracer
         let metrics = GatewayMetrics()
         self.metrics = metrics
         // Every audited decision is also counted, by its event.

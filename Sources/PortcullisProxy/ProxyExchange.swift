@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import PortcullisCore
+import Tracing
 
 /// One client request being proxied: its upstream connection, what has been sent either way,
 /// and its deadlines (watched by the client connection's timer). Lives on the client
@@ -41,6 +42,8 @@ final class ProxyExchange {
     /// When the response head is due: set once the whole request is upstream.
     @exclusivity(unchecked) var responseDeadline: NIODeadline?
     @exclusivity(unchecked) var attempts = 0
+    /// The request's server span, when `tracing` is on; ended when the exchange is logged.
+    @exclusivity(unchecked) var span: (any Span)?
 
     init(
         clientHead: HTTPRequestHead, path: Substring, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget,

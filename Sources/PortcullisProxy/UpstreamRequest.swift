@@ -29,6 +29,7 @@ enum UpstreamRequest {
         peer: String,
         identityFields: [UInt8] = [],
         extraField: (name: String, value: String)? = nil,
+        traceFields: [(String, String)] = [],
         into buffer: inout ByteBuffer
     ) -> Encoded {
         // First pass: the head's size, and the fields that change how the others are treated
@@ -94,6 +95,7 @@ enum UpstreamRequest {
         size += ByteWriter.fieldSize("X-Forwarded-Port", runtime.forwardedPort)
         size += identityFields.count
         size += extraField.map { ByteWriter.fieldSize($0.name, $0.value) } ?? 0
+        for (name, value) in traceFields { size += ByteWriter.fieldSize(name, value) }
         size += upgradeValue.map { ByteWriter.fieldSize("Upgrade", $0) + 22 } ?? 0
         size += 30
 
@@ -136,6 +138,7 @@ enum UpstreamRequest {
             out.appendField("X-Forwarded-Port", runtime.forwardedPort)
             identityFields.withUnsafeBytes { out.append(bytes: $0) }
             if let extraField { out.appendField(extraField.name, extraField.value) }
+            for (name, value) in traceFields { out.appendField(name, value) }
             if isUpgrade, let upgradeValue {
                 out.appendField("Connection", "upgrade")
                 out.appendField("Upgrade", upgradeValue)

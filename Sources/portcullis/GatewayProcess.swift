@@ -6,20 +6,27 @@ import NIOPosix
 import PortcullisCore
 import PortcullisPostgres
 import PortcullisProxy
+import PortcullisTelemetry
 import ServiceLifecycle
 import UnixSignals
 
 /// The composition root: chooses and builds the session store and the OpenID client, the
 /// process-long services around them, and the gateway; the data plane receives them built.
 enum Composition {
-    static func services(for config: GatewayConfig, logger: Logger) throws -> GatewayServices {
+    /// The process's services, and the span exporter when `tracing` is on (run it with them).
+    static func services(for config: GatewayConfig, logger: Logger) throws -> (services: GatewayServices, exporter: (any Service)?) {
         let store = try PostgresSessionStore.configured(by: config.session, logger: logger)
         if config.session.keys.isEmpty && config.hasSignIn {
             logger.warning("session.keysFile is not set: sessions are sealed with a random key and end when the gateway restarts")
         }
-        return GatewayServices(
+        let tracing = try Telemetry.tracer(for: config.tracing, logger: logger)
+        if tracing != nil {
+            logger.info("tracing: spans go to the OTLP collector", metadata: ["endpoint": .string(config.tracing.endpoint)])
+        }
+        let services = GatewayServices(
             session: config.session, store: store, oidcClient: GatewayServices.makeOIDCClient(timeout: config.entra?.requestTimeout ?? 10),
-            logger: logger)
+            logger: logger, tracer: tracing?.tracer)
+        return (services, tracing?.exporter)
     }
 
     /// Starts the gateway for `config`; a credential that cannot be loaded exits with the
@@ -54,11 +61,12 @@ enum Composition {
 /// file) and the gateway itself, which drains on the first stop signal. The services stop
 /// in reverse order, so the store outlives the requests that may still read it.
 enum GatewayProcess {
-    static func run(gateway: Gateway, reloader: ConfigReloader?, logger: Logger) async throws {
+    static func run(gateway: Gateway, reloader: ConfigReloader?, exporter: (any Service)? = nil, logger: Logger) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First, so it stops last: the spans of the drained requests are exported before exit.
+        if let exporter { services.append(.init(service: exporter)) }
         // The store's work ends at once for the `memory` store: that must not end the group.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StoreService(services: gateway.services), successTerminationBehavior: .ignore)
-        ]
+        services.append(.init(service: StoreService(services: gateway.services), successTerminationBehavior: .ignore))
         if let reloader { services.append(.init(service: ReloadService(reloader: reloader))) }
         services.append(.init(service: DrainingGatewayService(gateway: gateway, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -79,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         let accessLogSink = try bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
         FileDescriptorLimit.raise(toServe: config.limits.maxConnections, logger: logger)
-        let services = try Composition.services(for: config, logger: logger)
+        let (services, exporter) = try Composition.services(for: config, logger: logger)
         let gateway = try await Composition.start(config, services: services, accessLogSink: accessLogSink, logger: logger)
         if let pidFile {
             try String(getpid()).write(toFile: pidFile, atomically: true, encoding: .utf8)
@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         let reloader = ConfigReloader(
             path: self.config, gateway: gateway, runningHash: String(ContentDigest.sha256Hex(data).prefix(16)),
             audit: gateway.services.audit, logger: logger)
-        try await GatewayProcess.run(gateway: gateway, reloader: reloader, logger: logger)
+        try await GatewayProcess.run(gateway: gateway, reloader: reloader, exporter: exporter, logger: logger)
     }
 }
 
@@ -162,7 +162,7 @@ struct Demo: AsyncParsableCommand {
         }
         let accessLogSink = try bootstrapLogging(config.logging)
         let logger = Logger(label: "portcullis")
-        let services = try Composition.services(for: config, logger: logger)
+        let (services, exporter) = try Composition.services(for: config, logger: logger)
         let running = try await Composition.start(config, services: services, accessLogSink: accessLogSink, logger: logger)
         let gateway = "http://127.0.0.1:\(running.localAddress.port ?? port)"
         let users = directory.users.map { user in
@@ -196,7 +196,7 @@ struct Demo: AsyncParsableCommand {
             """, to: &standardOutput)
         let reloader = ConfigReloader(
             path: configFile.path, gateway: running, runningHash: "-", audit: running.services.audit, logger: logger, environment: environment)
-        try await GatewayProcess.run(gateway: running, reloader: reloader, logger: logger)
+        try await GatewayProcess.run(gateway: running, reloader: reloader, exporter: exporter, logger: logger)
     }
 }
 

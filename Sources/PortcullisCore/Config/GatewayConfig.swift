@@ -32,6 +32,8 @@ public struct GatewayConfig: ConfigSection, Sendable {
     public var assertion: AssertionConfig?
     /// The admin listener (`/metrics`).
     public var admin: AdminConfig
+    /// OpenTelemetry tracing (off by default).
+    public var tracing: TracingConfig
     /// Every file the config names (keys, secrets, certificates), as absolute paths: a
     /// reload watches them along with the config file itself.
     public var referencedFiles: [String] = []
@@ -55,6 +57,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
             .value("groupNames"),
             .object("assertion", AssertionConfig.self),
             .object("admin", AdminConfig.self),
+            .object("tracing", TracingConfig.self),
         ]
     }
 
@@ -107,6 +110,7 @@ public struct GatewayConfig: ConfigSection, Sendable {
         }
         assertion = reader.optionalSection("assertion")
         admin = reader.section("admin")
+        tracing = reader.section("tracing")
         if admin.enabled && admin.listen.address == listen.address && admin.listen.port == listen.port && listen.port != 0 {
             reader.fail("admin.listen.port", "is the public listener's port: metrics never go on the public listener")
         }
@@ -272,6 +276,7 @@ extension GatewayConfig {
         if limits.maxConnections != next.limits.maxConnections { changed.append("limits.maxConnections") }
         if logging != next.logging { changed.append("logging") }
         if admin != next.admin { changed.append("admin") }
+        if tracing != next.tracing { changed.append("tracing") }
         return changed
     }
 }

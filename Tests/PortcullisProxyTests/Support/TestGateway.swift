@@ -7,6 +7,7 @@ import PortcullisEcho
 import PortcullisPostgres
 @testable import PortcullisProxy
 import PortcullisTestSupport
+import Tracing
 
 /// A gateway started as the executable starts one (services from a composition, the session
 /// store's background work running), for live tests; ``stop()`` ends all of it.
@@ -27,7 +28,8 @@ final class LiveGateway: Sendable {
     /// - Parameters: `audit` receives the audit log; `clock` replaces the wall clock of
     ///   sessions and token checks.
     static func start(
-        _ config: GatewayConfig, audit: CapturedLog? = nil, clock: TestClock? = nil, accessLogSink: LineSink = .standardOutput
+        _ config: GatewayConfig, audit: CapturedLog? = nil, clock: TestClock? = nil, accessLogSink: LineSink = .standardOutput,
+        tracer: (any Tracer)? = nil
     ) async throws -> LiveGateway {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -37,7 +39,7 @@ final class LiveGateway: Sendable {
         let store = try PostgresSessionStore.configured(by: config.session, logger: logger)
         let services = GatewayServices(
             session: config.session, store: store, oidcClient: GatewayServices.makeOIDCClient(timeout: config.entra?.requestTimeout ?? 10),
-            audit: auditLogger, logger: logger, now: now)
+            audit: auditLogger, logger: logger, now: now, tracer: tracer)
         do {
             return LiveGateway(gateway: try await Gateway.start(config: config, services: services, accessLogSink: accessLogSink, logger: logger))
         } catch {

@@ -1,0 +1,45 @@
+import NIOHTTP1
+import Tracing
+
+/// A proxied request's OpenTelemetry server span (only when `tracing` is on): started from
+/// the client's W3C trace context, passed to the upstream as `traceparent` (and `tracestate`),
+/// ended with the status when the exchange is logged. The client's own trace fields are
+/// stripped with the identity headers while tracing is on, so the upstream sees exactly one
+/// context: the gateway's span, a child of the client's.
+enum RequestTracing {
+    /// The fields the gateway owns while tracing is on.
+    static let fieldNames = ["traceparent", "tracestate"]
+
+    /// Starts the span; returns it with the trace fields for the upstream request.
+    static func start(tracer: any Tracer, head: HTTPRequestHead, path: Substring, route: String) -> (span: any Span, fields: [(String, String)]) {
+        var context = ServiceContext.topLevel
+        tracer.extract(head.headers, into: &context, using: HTTPHeadersExtractor())
+        let span = tracer.startSpan("\(head.method.rawValue) \(route)", context: context, ofKind: .server)
+        span.attributes["http.request.method"] = head.method.rawValue
+        span.attributes["url.path"] = String(path)
+        span.attributes["http.route"] = route
+        var fields: [(String, String)] = []
+        tracer.inject(span.context, into: &fields, using: FieldListInjector())
+        return (span, fields)
+    }
+
+    /// Ends the span with the answer's status and how the exchange ended.
+    static func end(_ span: any Span, status: UInt, outcome: StaticString) {
+        span.attributes["http.response.status_code"] = Int(status)
+        span.attributes["portcullis.outcome"] = "\(outcome)"
+        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
+    }
+}
+
+struct HTTPHeadersExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPHeaders) -> String? {
+        carrier.first(name: key)
+    }
+}
+
+struct FieldListInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [(String, String)]) {
+        carrier.append((key, value))
+    }
+}
