@@ -1,11 +1,13 @@
 import Foundation
 import PortcullisCore
+import PortcullisDevIdP
 import Testing
 
 /// The files in `deploy/` are checked, not just written: the systemd unit by
 /// `systemd-analyze verify` (against the real executable), the YAML parsed (PyYAML) and
 /// checked for what an admin relies on, the Dockerfile checked for its stages, user and
-/// health check, and the Kubernetes ConfigMap's config validated by the gateway itself.
+/// health check, and the Kubernetes ConfigMap's config and the compose trial's gateway configs
+/// (with the development IdP directory they sign in at) validated by the gateway itself.
 @Suite("deploy/ files")
 struct DeployFilesTests {
     static let root = ExternalTools.projectRoot
@@ -85,5 +87,93 @@ struct DeployFilesTests {
         #expect((facts["traefikAddress"] as? String)?.hasSuffix("/.portcullis/verify?redirect=true") == true)
         #expect((facts["traefikHeaders"] as? [String])?.contains("X-Forwarded-User") == true)
         #expect((facts["ingressAuthURL"] as? String)?.hasSuffix("/.portcullis/verify") == true)
+    }
+
+    @Test("the compose trial: two replicas of one image share PostgreSQL, the keys and the IdP's issuer; their configs are valid")
+    func compose() async throws {
+        guard Self.hasYAML else {
+            #expect(!ExternalTools.isCI, "PyYAML is missing")
+            return
+        }
+        let result = try await ExternalTools.runDetached(["python3", Self.root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, Self.root.path])
+        #expect(result.status == 0, "\(result.error)")
+        let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(facts["composeServices"] as? [String] == ["dev-idp", "echo", "gateway-a", "gateway-b", "postgres"])
+        // Host networking everywhere: the browser and the gateways reach the IdP at one URL, its issuer.
+        let modes = try #require(facts["composeNetworkModes"] as? [String: String])
+        #expect(modes.count == 5 && modes.values.allSatisfy { $0 == "host" }, "\(modes)")
+        let healthchecks = try #require(facts["composeHealthchecks"] as? [String: String])
+        #expect(healthchecks["postgres"]?.contains("pg_isready") == true)
+
+        // Two gateways from the same image, built from deploy/docker/Dockerfile, each serving its own config.
+        let gateways = try #require(facts["composeGateways"] as? [[String: Any]])
+        #expect(gateways.count == 2)
+        let images = gateways.compactMap { $0["image"] as? String }, builds = gateways.compactMap { $0["buildKey"] as? String }
+        #expect(images.count == 2 && Set(images).count == 1, "\(images)")
+        #expect(builds.count == 2 && Set(builds).count == 1, "\(builds)")
+        var configs: [GatewayConfig] = []
+        for gateway in gateways {
+            let name = gateway["name"] as? String ?? "?"
+            #expect(gateway["dockerfile"] as? String == "deploy/docker/Dockerfile", "\(name)")
+            #expect((gateway["command"] as? [String])?.first == "serve", "\(name)")
+            #expect(Set(gateway["dependsOn"] as? [String] ?? []) == ["dev-idp", "echo", "postgres"], "\(name)")
+            let file = try #require(gateway["configFile"] as? String, "\(name): its --config is not in a mounted folder")
+            let path = Self.root.appendingPathComponent(file).path
+            // Loaded as `portcullis check-config` loads it: relative paths from the config's folder.
+            #expect(throws: Never.self) { try GatewayConfig.load(file: path) }
+            guard let config = try? GatewayConfig.load(file: path) else { continue }
+            configs.append(config)
+            #expect(config.listen.address == "127.0.0.1", "\(name)")
+            #expect(config.publicURL.origin == "http://127.0.0.1:\(config.listen.port)", "\(name)")
+            #expect(
+                (gateway["healthcheck"] as? String)?.contains("http://127.0.0.1:\(config.listen.port)/.portcullis/readyz") == true,
+                "\(name) checks another port than it listens on")
+            #expect(config.session.store.kind == .postgres, "\(name)")
+            // Every file the config names is one of the published examples beside it.
+            #expect(config.referencedFiles.count == 4, "\(name): \(config.referencedFiles)")
+            for referenced in config.referencedFiles {
+                #expect(URL(fileURLWithPath: referenced).lastPathComponent.hasPrefix("example-"), "\(name): \(referenced)")
+            }
+        }
+        try #require(configs.count == 2)
+        let (a, b) = (configs[0], configs[1])
+        // One host: public and admin ports all differ.
+        #expect(Set([a.listen.port, b.listen.port, a.admin.listen.port, b.admin.listen.port]).count == 4)
+        // One store, one sealing key ring, one assertion key: either replica opens the other's
+        // cookies and pending sign-ins, and signs with a key both publish.
+        #expect(a.session.store.url != nil && a.session.store.url == b.session.store.url)
+        #expect(a.session.store.url?.value.contains("@127.0.0.1:5432/") == true)
+        #expect(!a.session.keys.isEmpty && a.session.keys == b.session.keys)
+        #expect(a.assertion?.keyPEM != nil && a.assertion?.keyPEM == b.assertion?.keyPEM)
+
+        let postgres = try #require((facts["composePostgres"] as? [[String: Any]])?.first)
+        #expect((postgres["command"] as? [String])?.contains("listen_addresses=127.0.0.1") == true)
+        let echoPort = try #require((facts["composeEcho"] as? [[String: Any]])?.first?["port"] as? String)
+        #expect(healthchecks["echo"]?.contains("127.0.0.1:\(echoPort)") == true)
+        for config in configs {
+            for route in config.routes {
+                #expect(route.upstream.origin == "http://127.0.0.1:\(echoPort)", "route \(route.name)")
+            }
+        }
+
+        // The development IdP: where the gateways look for it, and a registration that accepts
+        // both gateways' callbacks with the secret they send.
+        let idp = try #require((facts["composeDevIdP"] as? [[String: Any]])?.first)
+        let idpPort = try #require(idp["port"] as? String)
+        #expect(healthchecks["dev-idp"]?.contains("127.0.0.1:\(idpPort)/") == true)
+        let directoryFile = try #require(idp["directoryFile"] as? String)
+        let directory = try DevIdPDirectory.load(contentsOf: Self.root.appendingPathComponent(directoryFile).path)
+        for config in configs {
+            let entra = try #require(config.entra)
+            #expect(entra.authority.origin == "http://127.0.0.1:\(idpPort)")
+            let client = try #require(directory.clients.first { $0.clientId == entra.clientId }, "no client \(entra.clientId)")
+            #expect(client.redirectURIs.contains(config.publicURL.origin + "/.portcullis/callback"), "\(client.redirectURIs)")
+            #expect(client.postLogoutRedirectURIs.contains(config.publicURL.origin + "/.portcullis/signed-out"))
+            if case .secret(let secret) = entra.credential {
+                #expect(client.clientSecret == secret.value, "the gateway's example client secret is not the IdP's")
+            } else {
+                Issue.record("the compose gateways sign in with a client secret")
+            }
+        }
     }
 }
