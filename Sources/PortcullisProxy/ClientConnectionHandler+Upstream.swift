@@ -176,6 +176,21 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
     }
 
     private func endResponse(_ exchange: ProxyExchange, connection: UpstreamConnection, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        // The exchange is settled (connection parked, request logged) before the last write:
+        // that write can close the channel at once (an HTTP/2 stream ends with its response),
+        // and the close must find nothing left to cancel.
+        let now = loopNow()
+        connection.delegate = nil
+        if exchange.upstreamKeepAlive && exchange.requestComplete {
+            connection.hasServedRequests = true
+            pool.park(connection, now: now)
+        } else {
+            connection.close()
+        }
+        exchange.upstream = nil
+        log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied", now: now)
+        state = .responding
+
         let head = exchange.heldHead
         var last = head
         exchange.heldHead = nil
@@ -192,16 +207,6 @@ extension ClientConnectionHandler: UpstreamConnectionDelegate {
             context.flush()
         }
         if let head { responseHeadSpare = head }
-        let now = loopNow()
-        connection.delegate = nil
-        if exchange.upstreamKeepAlive && exchange.requestComplete {
-            connection.hasServedRequests = true
-            pool.park(connection, now: now)
-        } else {
-            connection.close()
-        }
-        exchange.upstream = nil
-        log(exchange, status: exchange.responseStatus?.code ?? 0, outcome: "proxied", now: now)
         finishResponse(keepAlive: keepClient, written: written?.futureResult, now: now)
     }
 

@@ -625,6 +625,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// After a response's end: close, or go back to reading the next request.
     func finishResponse(keepAlive: Bool, written: EventLoopFuture<Void>?, now: NIODeadline? = nil) {
         guard let context else { return }
+        // The response's last write closed the channel (an HTTP/2 stream ends with it).
+        if case .closed = state { return }
         if keepAlive && !draining {
             state = .idle
             idleSince = now ?? loopNow()

@@ -78,6 +78,15 @@ struct HTTP2ListenerTests {
             let posted = try await Self.curl(["--http2", "--data-binary", "hello", base + "/post", base + "/second"], caFile: caFile)
             #expect(posted.status == 0, "\(posted.error)")
             #expect(posted.body.contains(#""bodyBytes":5"#), "\(posted.body.prefix(400))")
+
+            // Streams share the loop's upstream pool: ten requests on one connection reuse
+            // pooled upstream connections instead of opening one each (an ended stream is no
+            // client gone away).
+            let acceptedBefore = echo.acceptedConnections
+            let many = try await Self.curl(["--http2"] + (0..<10).map { base + "/many/\($0)" }, caFile: caFile)
+            #expect(many.status == 0, "\(many.error)")
+            let opened = echo.acceptedConnections - acceptedBefore
+            #expect(opened <= 2, "\(opened) upstream connections for 10 sequential HTTP/2 requests")
             // HEAD: a head and no body.
             let head = try await Self.curl(["--http2", "-I", base + "/x"], caFile: caFile)
             #expect(head.status == 0 && head.version == "2", "\(head.error)")
