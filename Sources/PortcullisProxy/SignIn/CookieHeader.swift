@@ -183,17 +183,26 @@ final class CookieSettings: Sendable {
         pendingSameSite = formPost && secure ? "None" : "Lax"
         self.sessionMaxAge = sessionMaxAge
         self.sessionDomain = sessionDomain
+        csrfName = prefix + Self.csrfCookie
         sessionNameBytes = Array(sessionName.utf8)
         pendingPrefixBytes = Array(pendingPrefix.utf8)
+        csrfNameBytes = Array(csrfName.utf8)
     }
+
+    /// The local sign-in form's CSRF cookie (double submit), `__Host-` when secure.
+    static let csrfCookie = "portcullis_csrf"
+    let csrfName: String
 
     /// The names as bytes, for the per-request scans.
     let sessionNameBytes: [UInt8]
     let pendingPrefixBytes: [UInt8]
+    let csrfNameBytes: [UInt8]
 
-    /// Whether the cookie named `bytes[name]` is one of the gateway's.
+    /// Whether the cookie named `bytes[name]` is one of the gateway's: the session, a pending
+    /// login, or the sign-in form's CSRF cookie.
     func isOurs(_ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>) -> Bool {
         CookieHeader.equals(bytes, name, sessionNameBytes) || CookieHeader.hasPrefix(bytes, name, pendingPrefixBytes)
+            || CookieHeader.equals(bytes, name, csrfNameBytes)
     }
 
     func setCookie(_ name: String, value: String, maxAge: Int?, sameSite: String = "Lax") -> String {

@@ -32,7 +32,6 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
 
     /// How long the proof that the password step passed stays good for the TOTP step.
     static let passedLifetime: TimeInterval = 300
-    static let csrfCookie = "portcullis_csrf"
 
     init?(config: GatewayConfig, services: GatewayServices) {
         guard let local = config.localUsers else { return nil }
@@ -140,7 +139,7 @@ final class LocalSignIn: SignInMethod, SessionRevalidator {
         return .response(LocalResponse(status: status, contentType: "text/html; charset=utf-8", body: html, headers: responseHeaders))
     }
 
-    private func csrfCookieName(_ rules: SessionRules) -> String { (rules.cookies.secure ? "__Host-" : "") + Self.csrfCookie }
+    private func csrfCookieName(_ rules: SessionRules) -> String { rules.cookies.csrfName }
 
     /// The one answer every failed attempt gets, whatever failed.
     static let genericError = "The sign-in details are not correct, or this account cannot sign in here."
