@@ -96,6 +96,25 @@ struct ReloadAndDrainTests {
         }
     }
 
+    @Test("a file behind a swapped symbolic link (a Kubernetes Secret or ConfigMap update) counts as changed")
+    func fingerprintFollowsLinks() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-links-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for version in ["v1", "v2"] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(version), withIntermediateDirectories: true)
+            try "keys \(version)".write(to: folder.appendingPathComponent("\(version)/keys"), atomically: false, encoding: .utf8)
+        }
+        // As the kubelet lays it out: keys -> ..data/keys, ..data -> v1; an update swaps ..data.
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("..data").path, withDestinationPath: "v1")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("keys").path, withDestinationPath: "..data/keys")
+        let path = folder.appendingPathComponent("keys").path
+        let before = FileFingerprint(path: path)
+        #expect(before.exists)
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("..data_tmp").path, withDestinationPath: "v2")
+        #expect(rename(folder.appendingPathComponent("..data_tmp").path, folder.appendingPathComponent("..data").path) == 0)
+        #expect(FileFingerprint(path: path) != before, "the swapped link was not noticed")
+    }
+
     @Test("the file watch reloads on a change to the config file")
     func fileWatch() async throws {
         try await Setup.with { setup in

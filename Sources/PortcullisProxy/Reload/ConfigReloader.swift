@@ -130,8 +130,11 @@ struct FileFingerprint: Equatable, Sendable {
     var modified: Date?
     var inode: UInt64 = 0
 
+    /// Of the file `path` finally names: symbolic links are followed, since Kubernetes updates
+    /// a mounted Secret or ConfigMap by swapping a `..data` link, never the file in place.
     init(path: String) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: target) else {
             exists = false
             return
         }
