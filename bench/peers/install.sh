@@ -3,12 +3,13 @@
 #
 #   apt-get update
 #   apt-get install -y nginx apache2 libapache2-mod-auth-openidc wrk libnginx-mod-http-echo \
-#                      curl valgrind postgresql
+#                      curl valgrind postgresql nghttp2-client
 #   pip install 'oidc-provider-mock==0.3.4' authlib==1.9.9 requests
 #
 # nginx, apache2 + mod_auth_openidc, wrk, curl and the Python packages are the harness's
 # (peers.sh, login.py); libnginx-mod-http-echo is optional for it (full /headers echo);
-# valgrind is for bench/instructions.sh, postgresql for bench/auth.sh's postgres variant.
+# valgrind is for bench/instructions.sh, postgresql for bench/auth.sh's postgres variant,
+# nghttp2-client (h2load) for bench/tls.sh's HTTP/2 rows.
 #
 # Idempotent: a Debian package that is already installed and Python packages already at these
 # versions are left alone, and when nothing is missing nothing is run (not even apt-get update).
@@ -23,7 +24,7 @@
 #   FORCE [0]         1 = run apt-get update/install and pip install even if nothing is missing
 set -euo pipefail
 
-APT_PACKAGES=(nginx apache2 libapache2-mod-auth-openidc wrk libnginx-mod-http-echo curl valgrind postgresql)
+APT_PACKAGES=(nginx apache2 libapache2-mod-auth-openidc wrk libnginx-mod-http-echo curl valgrind postgresql nghttp2-client)
 PIP_PACKAGES=('oidc-provider-mock==0.3.4' 'authlib==1.9.9' 'requests')
 PY=${PYTHON:-python3}
 FORCE=${FORCE:-0}
