@@ -55,6 +55,14 @@ struct DeployFilesTests {
         #expect(lines.contains { $0.hasPrefix("ENTRYPOINT [\"/usr/local/bin/portcullis\"]") })
     }
 
+    static let hasHadolint = (try? ExternalTools.run(["hadolint", "--version"]).status) == 0
+
+    @Test("hadolint passes the Dockerfile", .enabled(if: hasHadolint || ExternalTools.isCI))
+    func dockerfileLint() async throws {
+        let result = try await ExternalTools.runDetached(["hadolint", "--no-color", Self.root.appendingPathComponent("deploy/docker/Dockerfile").path])
+        #expect(result.status == 0, "\(result.output)\(result.error)")
+    }
+
     @Test("the Kubernetes, Traefik and ingress YAML parse and hold what an admin relies on; the ConfigMap's config is valid")
     func yaml() async throws {
         guard Self.hasYAML else {

@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
+import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 import PortcullisEcho
 import PortcullisTestSupport
@@ -130,5 +133,74 @@ struct TLSListenerTests {
         }
         await upstream.stop()
         await echo.close()
+    }
+
+    /// An HTTPS upstream that demands a client certificate signed by `clientCA` and answers
+    /// every request with `mtls-ok` and the subject it verified.
+    static func mutualTLSUpstream(identity: (certificate: String, key: String), clientCA: String) async throws -> Channel {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(identity.certificate.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.key.utf8), format: .pem)))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.utf8)))
+        let context = try NIOSSLContext(configuration: configuration)
+        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MutualTLSAnswer())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    final class MutualTLSAnswer: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            let body = ByteBuffer(string: "mtls-ok")
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "\(body.readableBytes)"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    @Test("mTLS to an upstream: the route's client certificate is presented and accepted; without one the upstream refuses and the client gets a clean 502")
+    func mutualTLSUpstreamRoute() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pc-mtls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Self.certificate("mtls-upstream"), client = try Self.certificate("portcullis-client")
+        try server.certificate.write(to: folder.appendingPathComponent("up.crt"), atomically: true, encoding: .utf8)
+        try client.certificate.write(to: folder.appendingPathComponent("client.crt"), atomically: true, encoding: .utf8)
+        try client.key.write(to: folder.appendingPathComponent("client.key"), atomically: true, encoding: .utf8)
+        let upstream = try await Self.mutualTLSUpstream(identity: server, clientCA: client.certificate)
+        let port = upstream.localAddress!.port!
+        let json = """
+            { "listen": { "port": 0 }, "logging": { "accessLog": false },
+              "routes": [
+                { "name": "mtls", "pathPrefix": "/mtls", "upstream": "https://127.0.0.1:\(port)", "public": true,
+                  "tls": { "caFile": "up.crt", "certificateFile": "client.crt", "keyFile": "client.key" } },
+                { "name": "no-cert", "pathPrefix": "/nocert", "upstream": "https://127.0.0.1:\(port)", "public": true, "tls": { "caFile": "up.crt" } } ] }
+            """
+        let gateway = try await LiveGateway.start(try GatewayConfig.load(Data(json.utf8), baseDirectory: folder))
+        do {
+            let accepted = try await TestHTTPClient.with(port: gateway.port) { try await $0.send("/mtls/x") }
+            #expect(accepted.status == 200, "\(accepted.text.prefix(300))")
+            #expect(accepted.text == "mtls-ok")
+            let refused = try await TestHTTPClient.with(port: gateway.port) { try await $0.send("/nocert/x") }
+            #expect(refused.status == 502)
+            #expect(refused.text.contains("could not be reached"))
+        } catch {
+            await gateway.stop()
+            try? await upstream.close()
+            throw error
+        }
+        await gateway.stop()
+        try? await upstream.close()
     }
 }
