@@ -83,24 +83,39 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
-    /// The write and the notification are one statement, so no instance hears of a change
-    /// that did not happen, or misses one that did.
-    public func replace(_ session: Session, ttl: TimeInterval) async throws {
+    /// An update of the row, never an insert: a session deleted meanwhile stays deleted.
+    public func touch(_ session: Session, ttl: TimeInterval) async throws {
         let (key, data) = (ByteBuffer(bytes: session.id.bytes), ByteBuffer(bytes: codec.encode(session)))
-        let (username, sid) = (session.identity.username, session.providerSessionID)
-        let notice = notice(.session(session.id))
         try await perform("write") { client in
             try await client.query(
                 """
-                WITH saved AS (
-                    INSERT INTO portcullis_sessions (id, username, sid, expires_at, data, updated_at)
-                    VALUES (\(key), \(username), \(sid), now() + make_interval(secs => \(ttl)), \(data), now())
-                    ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, sid = EXCLUDED.sid,
-                        expires_at = EXCLUDED.expires_at, data = EXCLUDED.data, updated_at = now()
-                )
-                SELECT pg_notify('portcullis_sessions', \(notice))
+                UPDATE portcullis_sessions SET expires_at = now() + make_interval(secs => \(ttl)), data = \(data), updated_at = now()
+                WHERE id = \(key) AND expires_at > now()
                 """
             ).drain()
+        }
+    }
+
+    /// The update and the notification are one statement, so no instance hears of a change
+    /// that did not happen, or misses one that did. Only an existing row is updated: a
+    /// session deleted while it was revalidated is not brought back.
+    public func replace(_ session: Session, ttl: TimeInterval) async throws -> Bool {
+        let (key, data) = (ByteBuffer(bytes: session.id.bytes), ByteBuffer(bytes: codec.encode(session)))
+        let (username, sid) = (session.identity.username, session.providerSessionID)
+        let notice = notice(.session(session.id))
+        return try await perform("write") { client in
+            let updated = try await client.query(
+                """
+                WITH saved AS (
+                    UPDATE portcullis_sessions SET username = \(username), sid = \(sid),
+                        expires_at = now() + make_interval(secs => \(ttl)), data = \(data), updated_at = now()
+                    WHERE id = \(key) AND expires_at > now()
+                    RETURNING 1
+                )
+                SELECT count(*), pg_notify('portcullis_sessions', \(notice)) FROM saved HAVING count(*) > 0
+                """
+            ).firstValue(Int64.self)
+            return (updated ?? 0) > 0
         }
     }
 

@@ -62,18 +62,30 @@ public final class SessionCache: Sendable {
     }
 
     public func put(_ session: Session) {
+        state.withLock { state in insert(session, into: &state) }
+    }
+
+    /// Replaces the cached copy of a session that is still here; false (and nothing stored)
+    /// when it was ended meanwhile, so an update never brings back a logged-out session.
+    public func replaceIfPresent(_ session: Session) -> Bool {
         state.withLock { state in
-            var session = session
-            session.identity = state.shared.sharing(session.identity)
-            let stamp = Self.enqueue(session.id, in: &state)
-            state.entries[session.id] = Entry(session: session, stamp: stamp)
-            while state.entries.count > capacity, state.orderStart < state.order.count {
-                let oldest = state.order[state.orderStart]
-                state.orderStart += 1
-                if state.entries[oldest.id]?.stamp == oldest.stamp { state.entries[oldest.id] = nil }
-            }
-            Self.compact(&state)
+            guard state.entries[session.id] != nil else { return false }
+            insert(session, into: &state)
+            return true
         }
+    }
+
+    private func insert(_ session: Session, into state: inout State) {
+        var session = session
+        session.identity = state.shared.sharing(session.identity)
+        let stamp = Self.enqueue(session.id, in: &state)
+        state.entries[session.id] = Entry(session: session, stamp: stamp)
+        while state.entries.count > capacity, state.orderStart < state.order.count {
+            let oldest = state.order[state.orderStart]
+            state.orderStart += 1
+            if state.entries[oldest.id]?.stamp == oldest.stamp { state.entries[oldest.id] = nil }
+        }
+        Self.compact(&state)
     }
 
     @discardableResult
@@ -171,7 +183,11 @@ extension SessionCache: SessionStore {
     /// The cache derives the session's end from its own timeouts; `ttl` adds nothing.
     public func put(_ session: Session, ttl: TimeInterval) async throws { put(session) }
 
-    public func replace(_ session: Session, ttl: TimeInterval) async throws { put(session) }
+    public func touch(_ session: Session, ttl: TimeInterval) async throws {}
+
+    public func replace(_ session: Session, ttl: TimeInterval) async throws -> Bool {
+        replaceIfPresent(session)
+    }
 
     public func delete(id: SessionID) async throws { remove(id: id) }
 

@@ -15,13 +15,19 @@ public protocol SessionStore: Sendable {
     /// The session with this id, or nil when there is none or it has expired.
     func session(id: SessionID) async throws -> Session?
 
-    /// Stores a session; the store forgets it `ttl` seconds from now. Used for new sessions
-    /// and for `lastSeen` touches, which no other instance needs to hear about.
+    /// Stores a new session; the store forgets it `ttl` seconds from now.
     func put(_ session: Session, ttl: TimeInterval) async throws
 
+    /// Moves an existing session's `lastSeen` and expiry (no other instance needs to hear).
+    /// A session ended meanwhile stays ended: a touch never re-creates one.
+    func touch(_ session: Session, ttl: TimeInterval) async throws
+
     /// Stores a changed session (revalidated identity, rotated refresh token) and has every
-    /// other instance drop its cached copy, so their next use reloads it.
-    func replace(_ session: Session, ttl: TimeInterval) async throws
+    /// other instance drop its cached copy, so their next use reloads it. Returns false, and
+    /// stores nothing, when the session no longer exists: a logout or revocation that landed
+    /// while it was being revalidated wins.
+    @discardableResult
+    func replace(_ session: Session, ttl: TimeInterval) async throws -> Bool
 
     /// Ends one session everywhere.
     func delete(id: SessionID) async throws

@@ -132,6 +132,24 @@ struct PostgresSessionStoreTests {
             try await store.delete(id: .random())
             #expect(try await store.count() == 0)
 
+            // An ended session stays ended: neither a revalidation's replace nor a touch that
+            // was under way when it ended brings it back.
+            var revalidated = carol
+            revalidated.validated = Date()
+            #expect(try await store.replace(revalidated, ttl: 600) == false)
+            try await store.touch(revalidated, ttl: 600)
+            #expect(try await store.session(id: carol.id) == nil)
+            // A live one is updated by both.
+            let erin = makeSession("erin")
+            try await store.put(erin, ttl: 600)
+            var changed = erin
+            changed.validated = Date().addingTimeInterval(5)
+            #expect(try await store.replace(changed, ttl: 600) == true)
+            #expect(try await store.session(id: erin.id)?.validated.timeIntervalSince1970.rounded() == changed.validated.timeIntervalSince1970.rounded())
+            try await store.touch(erin, ttl: 600)
+            #expect(try await store.session(id: erin.id) != nil)
+            try await store.delete(id: erin.id)
+
             // A table dropped under a running store is created again by the next call.
             try await server.psql("DROP TABLE portcullis_sessions", database: database)
             await #expect(throws: SessionStoreUnavailable.self) { try await store.count() }
@@ -155,7 +173,7 @@ struct PostgresSessionStoreTests {
 
             let actions: [(String, SessionEviction, @Sendable () async throws -> Void)] = [
                 ("delete", .session(one.id), { try await a.store.delete(id: one.id) }),
-                ("replace", .session(two.id), { try await a.store.replace(two, ttl: 600) }),
+                ("replace", .session(two.id), { _ = try await a.store.replace(two, ttl: 600) }),
                 ("deleteAll(username:)", .user("erin"), { _ = try await a.store.deleteAll(username: "erin") }),
                 ("deleteAll(providerSessionID:)", .providerSession("sid-e"), { _ = try await a.store.deleteAll(providerSessionID: "sid-e") }),
             ]
@@ -319,7 +337,8 @@ struct PostgresSessionStoreTests {
         [
             ("session(id:)", { _ = try await store.session(id: session.id) }),
             ("put", { try await store.put(session, ttl: 600) }),
-            ("replace", { try await store.replace(session, ttl: 600) }),
+            ("replace", { _ = try await store.replace(session, ttl: 600) }),
+            ("touch", { try await store.touch(session, ttl: 600) }),
             ("delete", { try await store.delete(id: .random()) }),
             ("deleteAll", { _ = try await store.deleteAll(username: "nobody") }),
             ("count", { _ = try await store.count() }),

@@ -26,6 +26,19 @@ struct SessionCacheTests {
         #expect(cache.lookup(id: .random()) == nil)
     }
 
+    @Test("a revalidated copy replaces a cached session, but never brings back one ended meanwhile")
+    func replaceIfPresent() async throws {
+        let cache = SessionCache(capacity: 100, idleTimeout: 3600)
+        var session = makeSession()
+        cache.put(session)
+        session.validated = Date().addingTimeInterval(10)
+        #expect(cache.replaceIfPresent(session))
+        #expect(cache.lookup(id: session.id)?.session.validated == session.validated)
+        _ = cache.remove(id: session.id)
+        #expect(try await cache.replace(session, ttl: 600) == false)
+        #expect(cache.lookup(id: session.id) == nil)
+    }
+
     @Test("idle and absolute timeouts end a session")
     func expiry() {
         let start = Date()

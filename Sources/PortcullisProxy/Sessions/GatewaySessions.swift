@@ -78,14 +78,20 @@ final class GatewaySessions: Sendable {
         cache.put(session)
     }
 
-    /// A changed session (revalidated): every other instance drops its copy.
-    func update(_ session: Session, now: Date) async {
-        cache.put(session)
+    /// A changed session (revalidated): every other instance drops its copy. False when the
+    /// store says the session was ended meanwhile (then it is dropped here too).
+    func update(_ session: Session, now: Date) async -> Bool {
+        guard let store = sharedStore else { return cache.replaceIfPresent(session) }
         do {
-            try await sharedStore?.replace(session, ttl: ttl(session, now: now))
+            guard try await store.replace(session, ttl: ttl(session, now: now)) else {
+                cache.remove(id: session.id)
+                return false
+            }
         } catch {
             logger.warning("session store could not take a revalidated session", metadata: ["error": "\(error)"])
         }
+        cache.put(session)
+        return true
     }
 
     /// `lastSeen` moved: tell the store, off the request path, so the session's idle clock
@@ -94,7 +100,7 @@ final class GatewaySessions: Sendable {
         guard let store = sharedStore else { return }
         let ttl = ttl(session, now: now), logger = logger
         Task {
-            do { try await store.put(session, ttl: ttl) } catch { logger.debug("session touch not stored", metadata: ["error": "\(error)"]) }
+            do { try await store.touch(session, ttl: ttl) } catch { logger.debug("session touch not stored", metadata: ["error": "\(error)"]) }
         }
     }
 

@@ -20,7 +20,11 @@ struct MeasuredSessionStore: SessionStore {
         try await measured("put") { try await store.put(session, ttl: ttl) }
     }
 
-    func replace(_ session: Session, ttl: TimeInterval) async throws {
+    func touch(_ session: Session, ttl: TimeInterval) async throws {
+        try await measured("touch") { try await store.touch(session, ttl: ttl) }
+    }
+
+    func replace(_ session: Session, ttl: TimeInterval) async throws -> Bool {
         try await measured("replace") { try await store.replace(session, ttl: ttl) }
     }
 

@@ -219,7 +219,12 @@ public final class SessionGate: Sendable {
             session.validated = time
             if let refreshToken { session.refreshToken = refreshToken }
             outageRetries.withLock { $0[session.id] = nil }
-            await sessions.update(session, now: time)
+            guard await sessions.update(session, now: time) else {
+                // Logged out or revoked elsewhere while the provider was being asked.
+                audit.notice(
+                    "session ended elsewhere during its revalidation", metadata: ["event": "session.ended_during_revalidation", "user": "\(user)"])
+                return .anonymous
+            }
             audit.info(
                 "session revalidated",
                 metadata: [
