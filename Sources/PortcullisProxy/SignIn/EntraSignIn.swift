@@ -62,6 +62,27 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         return EntraSignIn(config: config, entra: entra, provider: provider, services: services)
     }
 
+    // MARK: Entra's health (sso.autoFallbackAfter)
+
+    /// Entra answered: an automatic fallback to local sign-in in force ends, audited.
+    private func entraAnswered() {
+        let before = health.entraAnswered()
+        guard config.sso.enabled, let limit = config.sso.autoFallbackAfter, before >= limit else { return }
+        audit.notice(
+            "Entra answers again: the automatic fallback to local sign-in ends",
+            metadata: ["event": "sso.fallback_ended", "failuresInARow": "\(before)"])
+    }
+
+    /// Entra could not be used: at the `autoFallbackAfter`-th failure in a row local sign-in
+    /// opens to every local user, audited once.
+    private func entraFailed() {
+        let failures = health.entraFailed()
+        guard config.sso.enabled, let limit = config.sso.autoFallbackAfter, failures == limit else { return }
+        audit.warning(
+            "Entra failed \(limit) times in a row: local sign-in is open to every local user until it answers",
+            metadata: ["event": "sso.fallback_started", "failuresInARow": "\(failures)"])
+    }
+
     // MARK: Endpoints
 
     func answer(_ request: EndpointRequest, rules: SessionRules) -> LocalAnswer? {
@@ -104,9 +125,9 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         let metadata: ProviderMetadata
         do {
             metadata = try await provider.metadata()
-            health.entraAnswered()
+            entraAnswered()
         } catch {
-            health.entraFailed()
+            entraFailed()
             audit.error("sign-in unavailable", metadata: ["event": "signin.unavailable", "reason": "\(error)", "peer": "\(peer)"])
             return .page(Self.unavailablePage())
         }
@@ -227,10 +248,10 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         let tokens: TokenResponse
         do {
             tokens = try await provider.exchange(code: code, codeVerifier: pending.codeVerifier, redirectURI: callbackURL)
-            health.entraAnswered()
+            entraAnswered()
         } catch {
             if error.kind == .unreachable {
-                health.entraFailed()
+                entraFailed()
                 audit.error("sign-in unavailable", metadata: ["event": "signin.unavailable", "reason": "\(error)", "peer": "\(peer)"])
                 var page = Self.unavailablePage()
                 page.headers = clearing
@@ -416,10 +437,10 @@ final class EntraSignIn: SignInMethod, SessionRevalidator {
         let tokens: TokenResponse
         do {
             tokens = try await provider.refresh(refreshToken: refreshToken)
-            health.entraAnswered()
+            entraAnswered()
         } catch {
             if Self.isOutage(error) {
-                health.entraFailed()
+                entraFailed()
                 return .unreachable(reason: error.description)
             }
             return .refused(event: "session.revalidation_refused", reason: error.description)

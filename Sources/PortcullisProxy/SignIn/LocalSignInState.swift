@@ -32,7 +32,11 @@ final class LocalSignInState: Sendable {
         }
     }
 
-    func entraFailed() { entraFailures.wrappingAdd(1, ordering: .relaxed) }
-    func entraAnswered() { entraFailures.store(0, ordering: .relaxed) }
+    /// Counts a failure; returns the failures in a row now.
+    @discardableResult
+    func entraFailed() -> Int { entraFailures.wrappingAdd(1, ordering: .relaxed).newValue }
+    /// Entra answered; returns the failures in a row before it did.
+    @discardableResult
+    func entraAnswered() -> Int { entraFailures.exchange(0, ordering: .relaxed) }
     var consecutiveEntraFailures: Int { entraFailures.load(ordering: .relaxed) }
 }

@@ -277,6 +277,8 @@ struct LocalSignInTests {
             }
             let login = try await harness.get("/.portcullis/login?rd=%2Fapp%2Fx")
             #expect(login.location?.hasPrefix("/.portcullis/signin") == true, "the sign-in page comes first now")
+            // The switch itself is audited, once.
+            #expect(setup.audit.lines.filter { $0.contains("event=sso.fallback_started") }.count == 1, "\(setup.audit.lines)")
             let form = try await Self.open(harness)
             #expect(form.response.text.contains("not answering"), "the page says why")
             let fallback = try await Self.signIn(harness, "alice@contoso.example")
