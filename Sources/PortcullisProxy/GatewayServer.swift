@@ -64,6 +64,7 @@ public final class GatewayServer: Sendable {
                 stream.eventLoop.makeCompletedFuture {
                     let loop = loops.loop(for: stream.eventLoop)
                     let pipeline = stream.pipeline.syncOperations
+                    try pipeline.addHandler(HTTP2AuthorityCheck())
                     try pipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                     try pipeline.addHandler(HTTP2StreamBridge(hopByHop: loop.runtime.headerRules))
                     try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOHPACK
 import NIOPosix
 import PortcullisCore
 import PortcullisEcho
@@ -259,5 +260,20 @@ struct HTTP2StreamBridgeTests {
             return
         }
         _ = try channel.finish()
+    }
+}
+
+@Suite("HTTP/2 authority check")
+struct HTTP2AuthorityCheckTests {
+    @Test("a host field must name the :authority (once); without one, :authority alone stands", arguments: [
+        ([(":authority", "apps.test"), ("host", "apps.test")], true),
+        ([(":authority", "apps.test"), ("host", "APPS.test")], true),
+        ([(":authority", "apps.test")], true),
+        ([("host", "apps.test")], true),
+        ([(":authority", "apps.test"), ("host", "admin.test")], false),
+        ([(":authority", "apps.test"), ("host", "apps.test"), ("host", "admin.test")], false),
+    ])
+    func agrees(fields: [(String, String)], expected: Bool) {
+        #expect(HTTP2AuthorityCheck.agrees(HPACKHeaders(fields)) == expected)
     }
 }

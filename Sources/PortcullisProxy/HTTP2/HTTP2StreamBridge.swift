@@ -1,5 +1,7 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
+import NIOHTTP2
 import PortcullisCore
 
 /// Lets the HTTP/1.1 data plane (``ClientConnectionHandler``) serve one HTTP/2 stream, so a
@@ -96,5 +98,29 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
         guard values.count > 1 else { return }
         headers.remove(name: "cookie")
         headers.add(name: "cookie", value: values.joined(separator: "; "))
+    }
+}
+
+/// Refuses an HTTP/2 request whose `host` field names another host than its `:authority`
+/// (RFC 9113 §8.3.1 calls it malformed): NIO's codec keeps `host` and drops `:authority`, so
+/// without this a client could be routed by one and address the other. The stream is reset.
+final class HTTP2AuthorityCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = HTTP2Frame.FramePayload
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .headers(let headers) = unwrapInboundIn(data), !Self.agrees(headers.headers) {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// Whether `host` (when present, and then only once) names the `:authority`.
+    static func agrees(_ headers: HPACKHeaders) -> Bool {
+        let hosts = headers[canonicalForm: "host"]
+        guard !hosts.isEmpty else { return true }
+        guard hosts.count == 1, let authority = headers.first(name: ":authority") else { return hosts.count == 1 }
+        return hosts[0].lowercased() == authority.lowercased()
     }
 }
