@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PortcullisCore
+import PortcullisProxy
 
 /// `portcullis sso …`: the emergency switch and the exclusion list, for the on-call admin at
 /// 3 a.m. Each edits the config file (validated as the gateway will load it, written
@@ -70,10 +71,11 @@ struct SSOCommand: ParsableCommand {
         document["sso"] = sso
         let edited = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             + Data("\n".utf8)
+        let loaded: GatewayConfig
         do {
             // Secrets from the environment are the service's, not this shell's: the gateway
             // checks them again when it reloads; everything else is checked here.
-            _ = try GatewayConfig.load(
+            loaded = try GatewayConfig.load(
                 edited, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent(),
                 environment: { ProcessInfo.processInfo.environment[$0] ?? "set in the gateway's environment" })
         } catch {
@@ -84,7 +86,15 @@ struct SSOCommand: ParsableCommand {
         try AtomicFile.write(edited, to: path, mode: 0o640)
         var metadata: Logger.Metadata = ["event": "\(event)", "by": "\(OperatingSystemUser.name)", "config": "\(path)"]
         if let user { metadata["user"] = "\(user)" }
-        Logger(label: "portcullis.audit").notice("SSO switch changed", metadata: metadata)
+        Logger(label: GatewayServices.auditLabel).notice("SSO switch changed", metadata: metadata)
+        // The gateway's own audit log gets the line too, in its format, so the switch sits
+        // beside the decisions it caused.
+        if let file = loaded.logging.auditLogFile, let sink = try? LineSink.appending(toFile: file) {
+            let format = LineLogHandler.Format(rawValue: loaded.logging.format) ?? .text
+            Logger(label: GatewayServices.auditLabel) { LineLogHandler(label: $0, format: format, level: .info, sink: sink) }
+                .notice("SSO switch changed", metadata: metadata)
+            sink.flush()
+        }
         let pids = target.pidFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }.flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             .map { [$0] } ?? RunningGateways.serving(config: path)
         for pid in pids { kill(pid, SIGHUP) }

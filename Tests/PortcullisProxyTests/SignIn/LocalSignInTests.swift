@@ -231,10 +231,16 @@ struct LocalSignInTests {
             defer { watcher.cancel() }
             let (_, sso) = try await harness.signIn("alice")
             #expect(try await Self.signIn(harness, "alice@contoso.example").response.status == 401, "SSO on: alice's local password is inactive")
+            // With an audit log file configured, the command's audit line lands there too.
+            let configText = try String(contentsOf: setup.configFile, encoding: .utf8)
+            try configText.replacingOccurrences(of: #""logging": { "accessLog": false }"#, with: #""logging": { "accessLog": false, "auditLogFile": "audit.log" }"#)
+                .write(to: setup.configFile, atomically: true, encoding: .utf8)
 
             let started = Date()
             let disable = try await ExternalTools.detached { try Self.runWaiting(executable, ["sso", "disable", "--config", setup.configFile.path]) }
             #expect(disable == 0)
+            let auditFile = (try? String(contentsOf: setup.folder.appendingPathComponent("audit.log"), encoding: .utf8)) ?? ""
+            #expect(auditFile.contains("event=sso.disabled"), "the audit log file: \(auditFile)")
             var emergency: Form?
             while Date().timeIntervalSince(started) < 60, emergency == nil {
                 let attempt = try await Self.signIn(harness, "alice@contoso.example")
