@@ -163,26 +163,6 @@ trap 'exit 130' INT TERM
 
 # Another engineer's benchmark (a peers.sh or a wrk not started by us) would share the two
 # cores and the harness's ports: wait, bounded, until there is none.
-wait_for_others() {
-    local deadline=$((SECONDS + OTHERS_WAIT)) first=1 who
-    while :; do
-        who=$( { pgrep -f 'peers[.]sh' || true; pgrep -x wrk || true; } | tr '\n' ' ')
-        if [[ -z ${who// /} ]]; then
-            ((first)) || log "the other benchmark is gone"
-            return 0
-        fi
-        if ((first)); then
-            log "another benchmark is running (pids $who) - waiting up to ${OTHERS_WAIT}s"
-            ps -o pid=,etime=,args= -p "${who// /,}" 2>/dev/null | cut -c1-150 | sed 's/^/           /' >&2 || true
-        fi
-        first=0
-        if ((SECONDS >= deadline)); then
-            log "WARNING: still running after ${OTHERS_WAIT}s (pids $who) - measuring anyway; expect disturbed figures"
-            return 0
-        fi
-        sleep 10
-    done
-}
 
 # ------------------------------------------------------------------ PostgreSQL
 start_postgres() {

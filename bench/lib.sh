@@ -8,6 +8,9 @@ PEERS_DIR=$BENCH_DIR/peers
 HARNESS=$PEERS_DIR/peers.sh         # start | stop | status | check | all | login
 PBTOOL=$PEERS_DIR/pbtool.py
 LOGIN_PY=$PEERS_DIR/login.py
+# snap_sys, snap_self, busy_pct, wait_idle, wait_for_others
+# shellcheck source=bench/peers/measure.sh
+source "$PEERS_DIR/measure.sh"
 
 # Find or build the release binary into $BIN.
 # Honours PORTCULLIS_BIN (use it as is), SKIP_BUILD=1 (use $SCRATCH/release), else builds.

@@ -194,26 +194,6 @@ trap 'exit 130' INT TERM
 
 # Another benchmark (a peers.sh, wrk or h2load not started by us) would share the two cores
 # and the harness's ports: wait, bounded, until there is none.
-wait_for_others() {
-    local deadline=$((SECONDS + OTHERS_WAIT)) first=1 who
-    while :; do
-        who=$( { pgrep -f 'peers[.]sh' || true; pgrep -x wrk || true; pgrep -x h2load || true; } | tr '\n' ' ')
-        if [[ -z ${who// /} ]]; then
-            ((first)) || log "the other benchmark is gone"
-            return 0
-        fi
-        if ((first)); then
-            log "another benchmark is running (pids $who) - waiting up to ${OTHERS_WAIT}s"
-            ps -o pid=,etime=,args= -p "${who// /,}" 2>/dev/null | cut -c1-150 | sed 's/^/           /' >&2 || true
-        fi
-        first=0
-        if ((SECONDS >= deadline)); then
-            log "WARNING: still running after ${OTHERS_WAIT}s (pids $who) - measuring anyway; expect disturbed figures"
-            return 0
-        fi
-        sleep 10
-    done
-}
 
 # ------------------------------------------------------------------ certificate
 CERT=$TMP/tls/cert.pem
@@ -365,36 +345,6 @@ done
 [[ $FAILS -eq 0 ]] || die "$FAILS correctness check(s) failed - not benchmarking"
 
 # ------------------------------------------------------------------ measurement
-snap_sys() {    # SYS_USER: user+nice ticks of all CPUs
-    local _c u n _rest
-    read -r _c u n _rest </proc/stat
-    SYS_USER=$((u + n))
-}
-snap_self() {   # SELF_CUTIME: user ticks of this shell's waited-for children (the load tool)
-    local line f; read -r line <"/proc/$$/stat"; line=${line##*) }
-    read -r -a f <<<"$line"; SELF_CUTIME=${f[13]}
-}
-busy_pct() {    # busy % of all CPUs over ~1 s
-    local _c u n sy id io irq sirq st _r b0 a0 b1 a1
-    read -r _c u n sy id io irq sirq st _r </proc/stat; b0=$((u + n + sy + irq + sirq + st)); a0=$((b0 + id + io))
-    sleep 1
-    read -r _c u n sy id io irq sirq st _r </proc/stat; b1=$((u + n + sy + irq + sirq + st)); a1=$((b1 + id + io))
-    echo $(( (b1 - b0) * 100 / (a1 - a0 > 0 ? a1 - a0 : 1) ))
-}
-wait_idle() {   # bounded wait (WAIT_IDLE s) until the machine is idle before a measurement
-    [[ $WAIT_IDLE -gt 0 ]] || return 0
-    local deadline=$((SECONDS + WAIT_IDLE)) busy first=1
-    while :; do
-        busy=$(busy_pct)
-        if ((busy <= IDLE_MAX_PCT)); then
-            ((first)) || log "  machine idle again (${busy}% busy)"
-            return 0
-        fi
-        ((first)) && log "  machine ${busy}% busy (foreign load?) - waiting up to ${WAIT_IDLE}s for <= ${IDLE_MAX_PCT}%"
-        first=0
-        if ((SECONDS >= deadline)); then log "  still ${busy}% busy - measuring anyway"; return 0; fi
-    done
-}
 run_load() {   # run_load PROTO SECONDS URL OUTFILE: the load tool in the background, waited for
     local proto=$1 secs=$2 url=$3 out=$4 rc=0
     if [[ $proto == h1 ]]; then

@@ -79,6 +79,9 @@ CURL=(curl -sS --max-time 5 --noproxy '*')
 log()  { printf '[peers %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die()  { log "ERROR: $*"; exit 1; }
 tool() { "$PY" "$HERE/pbtool.py" "$@"; }
+# snap_sys, snap_self, busy_pct, wait_idle (and wait_for_others, unused here)
+# shellcheck source=bench/peers/measure.sh
+source "$HERE/measure.sh"
 trap 'rc=$?; log "failed at line $LINENO (rc=$rc): $BASH_COMMAND"' ERR
 
 # ------------------------------------------------------------------ preflight
@@ -333,36 +336,6 @@ check_all() {
 
 # ---------------------------------------------------------------------- bench
 # CPU accounting snapshots with bash builtins only (no fork inside the window)
-snap_sys() {    # SYS_USER: user+nice ticks of all CPUs; SYS_STEAL: steal ticks
-    local _c u n sy id io irq sirq st _rest
-    read -r _c u n sy id io irq sirq st _rest </proc/stat
-    SYS_USER=$((u + n)); SYS_STEAL=$((st))
-}
-snap_self() {   # SELF_CUTIME: user ticks of this shell's waited-for children (= wrk)
-    local line f; read -r line <"/proc/$$/stat"; line=${line##*) }
-    read -r -a f <<<"$line"; SELF_CUTIME=${f[13]}
-}
-busy_pct() {    # busy % of all CPUs over ~1 s
-    local _c u n sy id io irq sirq st _r b0 a0 b1 a1
-    read -r _c u n sy id io irq sirq st _r </proc/stat; b0=$((u + n + sy + irq + sirq + st)); a0=$((b0 + id + io))
-    sleep 1
-    read -r _c u n sy id io irq sirq st _r </proc/stat; b1=$((u + n + sy + irq + sirq + st)); a1=$((b1 + id + io))
-    echo $(( (b1 - b0) * 100 / (a1 - a0 > 0 ? a1 - a0 : 1) ))
-}
-wait_idle() {   # bounded wait (WAIT_IDLE s) until the machine is idle before a measurement
-    [[ $WAIT_IDLE -gt 0 ]] || return 0
-    local deadline=$((SECONDS + WAIT_IDLE)) busy first=1
-    while :; do
-        busy=$(busy_pct)
-        if ((busy <= IDLE_MAX_PCT)); then
-            ((first)) || log "  machine idle again (${busy}% busy)"
-            return 0
-        fi
-        ((first)) && log "  machine ${busy}% busy (foreign load?) - waiting up to ${WAIT_IDLE}s for <= ${IDLE_MAX_PCT}%"
-        first=0
-        if ((SECONDS >= deadline)); then log "  still ${busy}% busy - measuring anyway"; return 0; fi
-    done
-}
 
 bench_all() {
     local stamp outdir
