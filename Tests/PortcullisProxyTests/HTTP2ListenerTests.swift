@@ -140,6 +140,42 @@ struct HTTP2ListenerTests {
         }
     }
 
+    @Test("curl signs in over HTTPS and HTTP/2 (dev IdP), and its signed-in request is proxied over HTTP/2 with alice's identity")
+    func curlSignInOverHTTP2() async throws {
+        let (folder, caFile) = try Self.folderWithCertificate()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tls = SignInHarness.TLSFiles(
+            certificateFile: folder.appendingPathComponent("tls.crt").path, keyFile: folder.appendingPathComponent("tls.key").path)
+        let jar = folder.appendingPathComponent("cookies.txt").path
+        try await SignInHarness.with(tls: tls) { harness in
+            let common = ["curl", "-sS", "-L", "--http2", "--cacert", caFile, "-c", jar, "-b", jar, "-H", "Accept: text/html"]
+            // The protected page sends the browser to the IdP: its user picker.
+            let picker = try await ExternalTools.runDetached(common + [harness.origin + "/app/h2?x=1"])
+            #expect(picker.status == 0, "\(picker.error)")
+            let link = try #require(Self.href(ofID: "user-alice", in: picker.output), "no picker link in \(picker.output.prefix(300))")
+            // Picking alice: the IdP redirects to the callback, the gateway sets the session and
+            // sends the browser back to the page it asked for.
+            let signedIn = try await ExternalTools.runDetached(common + ["-w", "\n%{http_version} %{url_effective}", link])
+            #expect(signedIn.status == 0, "\(signedIn.error)")
+            let lines = signedIn.output.split(separator: "\n")
+            #expect(lines.last == "2 \(harness.origin)/app/h2?x=1", "\(lines.last ?? "")")
+            let page = lines.dropLast().joined(separator: "\n")
+            #expect(InteropTests.headers(try JSONSerialization.jsonObject(with: Data(page.utf8)))["x-forwarded-user"] == "alice@contoso.example", "\(page.prefix(300))")
+            // The jar's session cookie keeps working over HTTP/2.
+            let again = try await ExternalTools.runDetached(common + ["-w", "\n%{http_version}", harness.origin + "/app/again"])
+            #expect(again.output.hasSuffix("\n2") && again.output.contains("alice@contoso.example"), "\(again.output.prefix(300))")
+        }
+    }
+
+    /// The `href` of the element with `id` in an HTML page, unescaped.
+    static func href(ofID id: String, in html: String) -> String? {
+        guard let start = html.range(of: "id=\"\(id)\" href=\"") else { return nil }
+        let rest = html[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end]).replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&#39;", with: "'")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+    }
+
     @Test("a drain during an HTTP/2 request: the stream finishes, then the connection closes (GOAWAY) and the drain completes in time")
     func drainHTTP2() async throws {
         let (folder, caFile) = try Self.folderWithCertificate()
