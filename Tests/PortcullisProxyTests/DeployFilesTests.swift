@@ -55,6 +55,18 @@ struct DeployFilesTests {
         #expect(lines.contains { $0.hasPrefix("ENTRYPOINT [\"/usr/local/bin/portcullis\"]") })
     }
 
+    /// What Tests/Deploy/check_yaml.py reads from the deploy/ YAML; nil (a failure under CI)
+    /// without PyYAML.
+    static func yamlFacts() async throws -> [String: Any]? {
+        guard hasYAML else {
+            #expect(!ExternalTools.isCI, "PyYAML is missing")
+            return nil
+        }
+        let result = try await ExternalTools.runDetached(["python3", root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, root.path])
+        #expect(result.status == 0, "\(result.error)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+    }
+
     static let hasHadolint = (try? ExternalTools.run(["hadolint", "--version"]).status) == 0
 
     @Test("hadolint passes the Dockerfile", .enabled(if: hasHadolint || ExternalTools.isCI))
@@ -65,13 +77,7 @@ struct DeployFilesTests {
 
     @Test("the Kubernetes, Traefik and ingress YAML parse and hold what an admin relies on; the ConfigMap's config is valid")
     func yaml() async throws {
-        guard Self.hasYAML else {
-            #expect(!ExternalTools.isCI, "PyYAML is missing")
-            return
-        }
-        let result = try await ExternalTools.runDetached(["python3", Self.root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, Self.root.path])
-        #expect(result.status == 0, "\(result.error)")
-        let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        guard let facts = try await Self.yamlFacts() else { return }
         #expect(facts["kinds"] as? [String] == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"])
         #expect((facts["replicas"] as? Int ?? 0) >= 2)
         #expect(facts["readiness"] as? String == "/.portcullis/readyz")
@@ -99,13 +105,7 @@ struct DeployFilesTests {
 
     @Test("the compose trial: two replicas of one image share PostgreSQL, the keys and the IdP's issuer; their configs are valid")
     func compose() async throws {
-        guard Self.hasYAML else {
-            #expect(!ExternalTools.isCI, "PyYAML is missing")
-            return
-        }
-        let result = try await ExternalTools.runDetached(["python3", Self.root.appendingPathComponent("Tests/Deploy/check_yaml.py").path, Self.root.path])
-        #expect(result.status == 0, "\(result.error)")
-        let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        guard let facts = try await Self.yamlFacts() else { return }
         #expect(facts["composeServices"] as? [String] == ["dev-idp", "echo", "gateway-a", "gateway-b", "postgres"])
         // Host networking everywhere: the browser and the gateways reach the IdP at one URL, its issuer.
         let modes = try #require(facts["composeNetworkModes"] as? [String: String])
