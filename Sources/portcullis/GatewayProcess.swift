@@ -64,7 +64,8 @@ enum GatewayProcess {
     static func run(gateway: Gateway, reloader: ConfigReloader?, exporter: (any Service)? = nil, logger: Logger) async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         // First, so it stops last: the spans of the drained requests are exported before exit.
-        if let exporter { services.append(.init(service: exporter)) }
+        // Tracing is an aid: its exporter ending or failing never stops the gateway.
+        if let exporter { services.append(.init(service: exporter, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)) }
         // The store's work ends at once for the `memory` store: that must not end the group.
         services.append(.init(service: StoreService(services: gateway.services), successTerminationBehavior: .ignore))
         if let reloader { services.append(.init(service: ReloadService(reloader: reloader))) }
