@@ -478,6 +478,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             state = .local(head: head, path: target.path, route: nil, answer: .page(.badRequest(rejection.reason)), started: started)
             return
         }
+        if head.method == .TRACE && Self.declaresBody(head) {
+            // RFC 9110 §9.3.8: no content in a TRACE. The upstream hop drops a TRACE's framing,
+            // so a body would reach the upstream as the start of another request (smuggling).
+            state = .local(head: head, path: target.path, route: nil, answer: .page(.badRequest("a TRACE request carries no body")), started: started)
+            return
+        }
         if Self.isGatewayPath(target.path) {
             let request = EndpointRequest(
                 name: target.path.dropFirst(GatewayEndpoints.prefix.utf8.count), head: head, target: target, peer: peer,
@@ -667,6 +673,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     static func isBrowserNavigation(_ head: HTTPRequestHead) -> Bool {
         BrowserNavigation.isNavigation(method: head.method.rawValue, headers: head.headers)
+    }
+
+    /// Whether the head announces a body: any `Transfer-Encoding`, or a `Content-Length` other than 0.
+    static func declaresBody(_ head: HTTPRequestHead) -> Bool {
+        for (name, value) in head.headers {
+            if fieldName(name, is: "transfer-encoding") { return true }
+            if fieldName(name, is: "content-length") && value.trimmingCharacters(in: .whitespaces) != "0" { return true }
+        }
+        return false
     }
 
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {

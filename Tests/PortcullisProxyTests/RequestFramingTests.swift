@@ -24,6 +24,23 @@ struct RequestFramingTests {
         }
     }
 
+    @Test("a TRACE with a body is refused with 400 and nothing reaches the upstream: its body cannot become a smuggled request")
+    func traceWithBody() async throws {
+        try await TestGateway.with(routes: Self.routes) { gateway in
+            let inner = "GET /smuggled HTTP/1.1\r\nHost: public.test\r\nX-Forwarded-User: mallory\r\n\r\n"
+            for framing in ["Content-Length: \(inner.utf8.count)\r\n\r\n\(inner)", "Transfer-Encoding: chunked\r\n\r\n\(String(inner.utf8.count, radix: 16))\r\n\(inner)\r\n0\r\n\r\n"] {
+                let answer = try await TestHTTPClient.raw(
+                    port: gateway.port, "TRACE / HTTP/1.1\r\nHost: public.test\r\nConnection: close\r\n\(framing)")
+                #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(80))")
+                #expect(answer.contains("TRACE request carries no body"))
+            }
+            #expect(gateway.echo.acceptedConnections == 0, "nothing reached the upstream")
+            // A TRACE without a body still goes through.
+            let plain = try await TestHTTPClient.raw(port: gateway.port, "TRACE / HTTP/1.1\r\nHost: public.test\r\nConnection: close\r\n\r\n")
+            #expect(plain.hasPrefix("HTTP/1.1 200"), "\(plain.prefix(80))")
+        }
+    }
+
     @Test("an absolute-form target must agree with Host; when it does, that one host is forwarded")
     func absoluteForm() async throws {
         try await TestGateway.with(routes: Self.routes) { gateway in
