@@ -45,7 +45,7 @@ public final class GatewayServer: Sendable {
             try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
             try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
         }
-        /// HTTP/2: each stream runs the HTTP/1.1 data plane through ``HTTP2StreamBridge`` on
+        /// HTTP/2: each stream runs the HTTP/1.1 data plane through ``HTTP2StreamAdapter`` on
         /// the connection's event loop, so streams share its upstream pool and runtime. The
         /// connection manager answers a drain with GOAWAY and closes once the streams are done.
         @Sendable func configureHTTP2(_ channel: Channel, loop: GatewayLoop) throws {
@@ -64,9 +64,7 @@ public final class GatewayServer: Sendable {
                 stream.eventLoop.makeCompletedFuture {
                     let loop = loops.loop(for: stream.eventLoop)
                     let pipeline = stream.pipeline.syncOperations
-                    try pipeline.addHandler(HTTP2AuthorityCheck())
-                    try pipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try pipeline.addHandler(HTTP2StreamBridge(hopByHop: loop.runtime.headerRules))
+                    try pipeline.addHandler(HTTP2StreamAdapter(hopByHop: loop.runtime.headerRules))
                     try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
                 }
             }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NIOHPACK
+import NIOHTTP2
 import NIOPosix
 import PortcullisCore
 import PortcullisEcho
@@ -255,52 +256,98 @@ struct HTTP2ListenerTests {
     }
 }
 
-@Suite("HTTP/2 stream bridge")
-struct HTTP2StreamBridgeTests {
-    @Test("the request reaches the handler as HTTP/1.1 with split cookies joined; a chunked HTTP/1.1 answer leaves as head, body and end without hop-by-hop fields")
-    func bridge() throws {
-        let channel = EmbeddedChannel()
+@Suite("HTTP/2 stream adapter")
+struct HTTP2StreamAdapterTests {
+    static func adapter() throws -> (EmbeddedChannel, HTTP2StreamAdapter) {
         let config = try GatewayConfig.load(Data(#"{ "routes": [{ "name": "app", "upstream": "http://127.0.0.1:9", "public": true }] }"#.utf8))
-        let bridge = HTTP2StreamBridge(hopByHop: HeaderRules(identityHeaders: config.identityHeaders))
-        try channel.pipeline.syncOperations.addHandler(bridge)
-        var head = HTTPRequestHead(version: .init(major: 2, minor: 0), method: .GET, uri: "/x")
-        head.headers.add(name: "host", value: "apps.test")
-        head.headers.add(name: "cookie", value: "a=1")
-        head.headers.add(name: "cookie", value: "b=2")
-        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        let adapter = HTTP2StreamAdapter(hopByHop: HeaderRules(identityHeaders: config.identityHeaders))
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(adapter)
+        return (channel, adapter)
+    }
+
+    static func request(_ fields: [(String, String)], endStream: Bool) -> HTTP2Frame.FramePayload {
+        .headers(.init(headers: HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":path", "/x")] + fields), endStream: endStream))
+    }
+
+    @Test("the request reaches the data plane as HTTP/1.1: :authority as Host, split cookies joined; a chunked HTTP/1.1 answer leaves as HEADERS and DATA, END_STREAM on the last frame, no hop-by-hop fields")
+    func requestAndResponse() throws {
+        let (channel, _) = try Self.adapter()
+        try channel.writeInbound(Self.request([(":authority", "apps.test"), ("cookie", "a=1"), ("cookie", "b=2")], endStream: true))
         guard case .head(let seen) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
             Issue.record("no head")
             return
         }
         #expect(seen.version == .http1_1)
+        #expect(seen.uri == "/x")
+        #expect(seen.headers["host"] == ["apps.test"])
         #expect(seen.headers["cookie"] == ["a=1; b=2"])
-
-        // A response written in pieces, as the handler may: head, then chunks, then the end.
-        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\n"))
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
-        try channel.writeOutbound(ByteBuffer(string: "\r\n5\r\nhello\r\n0\r\n\r\n"))
-        guard case .head(let response) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no response head")
-            return
-        }
-        #expect(response.status == .ok)
-        #expect(response.headers["x-app"] == ["1"])
-        #expect(response.headers["connection"].isEmpty && response.headers["transfer-encoding"].isEmpty)
-        guard case .body(.byteBuffer(let body)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no body")
-            return
-        }
-        #expect(String(buffer: body) == "hello")
-        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+        #expect(seen.headers["transfer-encoding"].isEmpty, "a GET whose HEADERS end the stream has no body")
+        guard case .end = try channel.readInbound(as: HTTPServerRequestPart.self) else {
             Issue.record("no end")
+            return
+        }
+
+        // A response written in pieces, as the handler may: head, then a chunk, then the end.
+        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\n"))
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil)
+        try channel.writeOutbound(ByteBuffer(string: "\r\n5\r\nhello\r\n"))
+        guard case .headers(let head) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("no HEADERS")
+            return
+        }
+        #expect(head.headers.first(name: ":status") == "200")
+        #expect(head.headers.first(name: "x-app") == "1")
+        #expect(head.headers["connection"].isEmpty && head.headers["transfer-encoding"].isEmpty)
+        #expect(!head.endStream)
+        guard case .data(let body) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self), case .byteBuffer(let bytes) = body.data else {
+            Issue.record("no DATA")
+            return
+        }
+        #expect(String(buffer: bytes) == "hello" && !body.endStream)
+        try channel.writeOutbound(ByteBuffer(string: "0\r\n\r\n"))
+        guard case .data(let end) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("no end")
+            return
+        }
+        #expect(end.endStream)
+        _ = try channel.finish()
+    }
+
+    @Test("a body that ends in the write carrying it ends the stream on its own DATA frame")
+    func endStreamOnLastData() throws {
+        let (channel, _) = try Self.adapter()
+        try channel.writeInbound(Self.request([(":authority", "apps.test")], endStream: true))
+        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        guard case .headers = try channel.readOutbound(as: HTTP2Frame.FramePayload.self),
+            case .data(let body) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        else {
+            Issue.record("no HEADERS and DATA")
+            return
+        }
+        #expect(body.endStream)
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil, "no empty DATA frame after it")
+        _ = try channel.finish()
+    }
+
+    @Test("a request whose HEADERS leave the stream open gets chunked framing whatever its method, so its DATA can never reach the upstream unframed")
+    func openStreamIsChunked() throws {
+        let (channel, _) = try Self.adapter()
+        try channel.writeInbound(Self.request([(":authority", "apps.test")], endStream: false))
+        guard case .head(let head) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(head.method == .GET)
+        #expect(head.headers["transfer-encoding"] == ["chunked"])
+        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "GET /smuggled HTTP/1.1\r\n\r\n")), endStream: true)))
+        guard case .body = try channel.readInbound(as: HTTPServerRequestPart.self), case .end = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+            Issue.record("no body and end")
             return
         }
         _ = try channel.finish()
     }
-}
 
-@Suite("HTTP/2 authority check")
-struct HTTP2AuthorityCheckTests {
     @Test("a host field must name the :authority (once); without one, :authority alone stands", arguments: [
         ([(":authority", "apps.test"), ("host", "apps.test")], true),
         ([(":authority", "apps.test"), ("host", "APPS.test")], true),
@@ -309,7 +356,9 @@ struct HTTP2AuthorityCheckTests {
         ([(":authority", "apps.test"), ("host", "admin.test")], false),
         ([(":authority", "apps.test"), ("host", "apps.test"), ("host", "admin.test")], false),
     ])
-    func agrees(fields: [(String, String)], expected: Bool) {
-        #expect(HTTP2AuthorityCheck.agrees(HPACKHeaders(fields)) == expected)
+    func hostAgreesWithAuthority(fields: [(String, String)], expected: Bool) {
+        let block = HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":path", "/")] + fields)
+        #expect((HTTP2StreamAdapter.requestHead(block, endStream: true) != nil) == expected)
     }
 }
+
