@@ -348,6 +348,14 @@ struct HTTP2StreamAdapterTests {
         _ = try channel.finish()
     }
 
+    @Test("a method that is not a token (it goes into the upstream's request line) is refused")
+    func methodIsToken() {
+        for (method, valid) in [("GET", true), ("PROPFIND", true), ("G(ET", false), ("GET/x", false), ("", false)] {
+            let block = HPACKHeaders([(":method", method), (":scheme", "https"), (":path", "/"), (":authority", "apps.test")])
+            #expect((HTTP2StreamAdapter.requestHead(block, endStream: true) != nil) == valid, "\(method)")
+        }
+    }
+
     @Test("a host field must name the :authority (once); without one, :authority alone stands", arguments: [
         ([(":authority", "apps.test"), ("host", "apps.test")], true),
         ([(":authority", "apps.test"), ("host", "APPS.test")], true),

@@ -100,7 +100,8 @@ final class HTTP2StreamAdapter: ChannelDuplexHandler, RemovableChannelHandler {
             }
             fields.append((name, value))
         }
-        guard let method, let path, hosts <= 1 else { return nil }
+        // The method goes into the upstream's request line as it is: a token, or nothing.
+        guard let method, !method.isEmpty, method.utf8.allSatisfy(UpstreamResponseHead.isTokenByte), let path, hosts <= 1 else { return nil }
         if let host, let authority, host.lowercased() != authority.lowercased() { return nil }
         if host == nil, let authority { fields.insert(("host", authority), at: 0) }
         if !cookies.isEmpty { fields.append(("cookie", cookies.count == 1 ? cookies[0] : cookies.joined(separator: "; "))) }
