@@ -68,4 +68,15 @@ struct HeaderRulesTests {
         #expect(HeaderName.normalized("X_Forwarded_USER") == "x-forwarded-user")
         #expect(HeaderName.normalized("X.Forwarded~User") == "x-forwarded-user")
     }
+
+    @Test("Connection makes the fields it names hop-by-hop, except those that frame the message and its host")
+    func connectionCannotNameFraming() throws {
+        let tokens = try #require(HeaderRules.connectionTokens(["keep-alive, Content-Length, X-Private, Transfer-Encoding, HOST"]))
+        #expect(rules.stripsFromRequest("X-Private", connectionTokens: tokens))
+        #expect(!rules.stripsFromRequest("Content-Length", connectionTokens: tokens))
+        #expect(!rules.stripsFromRequest("Host", connectionTokens: tokens))
+        #expect(rules.stripsFromResponse("x-private", connectionTokens: tokens))
+        #expect(!rules.stripsFromResponse("content-length", connectionTokens: tokens))
+        #expect(HeaderRules.connectionTokens(["content-length"]) == nil)
+    }
 }

@@ -41,6 +41,21 @@ struct RequestFramingTests {
         }
     }
 
+    @Test("Connection cannot name Content-Length away: the body stays framed, so it cannot become a smuggled request")
+    func connectionNamesContentLength() async throws {
+        try await TestGateway.with(routes: Self.routes) { gateway in
+            let inner = "GET /smuggled HTTP/1.1\r\nHost: public.test\r\nX-Forwarded-User: mallory\r\n\r\n"
+            let answer = try await TestHTTPClient.raw(
+                port: gateway.port,
+                "POST /form HTTP/1.1\r\nHost: public.test\r\nConnection: close, Content-Length\r\nContent-Length: \(inner.utf8.count)\r\n\r\n\(inner)")
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(80))")
+            // The echo saw one request, with its body counted, and no second one.
+            #expect(answer.contains(#""uri":"\/form""#) || answer.contains(#""uri":"/form""#), "\(answer.suffix(400))")
+            #expect(answer.contains("\"bodyBytes\":\(inner.utf8.count)"), "\(answer.suffix(400))")
+            #expect(answer.components(separatedBy: "HTTP/1.1 200").count == 2, "one answer only: \(answer)")
+        }
+    }
+
     @Test("an absolute-form target must agree with Host; when it does, that one host is forwarded")
     func absoluteForm() async throws {
         try await TestGateway.with(routes: Self.routes) { gateway in

@@ -53,6 +53,9 @@ public struct HeaderRules: Sendable {
         hopByHopSet.contains(bytes: bytes) || (connectionTokens?.contains(bytes: bytes) ?? false)
     }
 
+    /// Names a `Connection` header cannot make hop-by-hop.
+    static let neverHopByHop: Set<String> = ["content-length", "transfer-encoding", "host"]
+
     /// The field names listed in `Connection` header values (`close`, `keep-alive` and
     /// `upgrade` included: they name hop-by-hop fields too). Nil when there are none, the
     /// common case, so no set is built.
@@ -63,7 +66,11 @@ public struct HeaderRules: Sendable {
             if value.utf8.count <= 10, ["keep-alive", "close", "upgrade"].contains(value.lowercased()) { continue }
             for token in value.split(separator: ",") {
                 let trimmed = token.trimmingSpaces()
-                if !trimmed.isEmpty { tokens.append(trimmed) }
+                // The fields that frame the message (and its host) are never dropped because
+                // `Connection` names them: without its Content-Length a body would reach the
+                // next hop unframed and read as another message (request smuggling).
+                if trimmed.isEmpty || Self.neverHopByHop.contains(trimmed.lowercased()) { continue }
+                tokens.append(trimmed)
             }
         }
         return tokens.isEmpty ? nil : HeaderNameSet(tokens)
