@@ -313,10 +313,7 @@ public final class OpenIDProvider: Sendable {
         let started = ContinuousClock.now
         var failed = true
         defer {
-            if let observe {
-                let elapsed = ContinuousClock.now - started
-                observe(call, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, failed)
-            }
+            observe?(call, (ContinuousClock.now - started).inSeconds, failed)
         }
         do {
             let response = try await http.execute(request, timeout: .milliseconds(Int64(config.requestTimeout * 1000)))

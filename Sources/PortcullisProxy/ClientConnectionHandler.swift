@@ -479,8 +479,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         if head.method == .TRACE && Self.declaresBody(head) {
-            // RFC 9110 §9.3.8: no content in a TRACE. The upstream hop drops a TRACE's framing,
-            // so a body would reach the upstream as the start of another request (smuggling).
+            // RFC 9110 §9.3.8: no content in a TRACE. An upstream that takes TRACE as bodyless
+            // would read the body as the start of another request (smuggling).
             state = .local(head: head, path: target.path, route: nil, answer: .page(.badRequest("a TRACE request carries no body")), started: started)
             return
         }

@@ -44,7 +44,7 @@ public final class Gateway: Sendable {
             config: config, loops: loops, group: group, threadPool: threadPool, accessLog: accessLog, logger: logger)
         let redirectListener: HTTPSRedirectListener?
         do {
-            redirectListener = try await HTTPSRedirectListener.start(config: config, loops: loops, group: group, logger: logger)
+            redirectListener = try await HTTPSRedirectListener.start(config: config, loops: loops, group: group)
         } catch {
             await server.close()
             throw error

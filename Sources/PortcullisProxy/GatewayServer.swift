@@ -31,10 +31,7 @@ public final class GatewayServer: Sendable {
         config: GatewayConfig, loops: GatewayLoops, group: EventLoopGroup, threadPool: NIOThreadPool,
         accessLog: AccessLog?, logger: Logger
     ) async throws -> GatewayServer {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = config.limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = config.limits.maxHeaderBytes
-        let limits = decoderLimits
+        let limits = decoderLimits(config.limits)
         let maxHeaderBytes = config.limits.maxHeaderBytes
         let quiescing = ServerQuiescingHelper(group: group)
         let connections = ConnectionCount(limit: config.limits.maxConnections)
@@ -125,6 +122,14 @@ public final class GatewayServer: Sendable {
     /// Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS),
     /// as nginx's default `http2_max_concurrent_streams`.
     static let maxConcurrentStreams = 128
+
+    /// NIO's request decoder limited to `limits.maxHeaderBytes` (larger heads get 431).
+    static func decoderLimits(_ limits: LimitsConfig) -> NIOHTTPDecoderLimitConfiguration {
+        var decoder = NIOHTTPDecoderLimitConfiguration()
+        decoder.maxHeaderListSize = limits.maxHeaderBytes
+        decoder.maxHeaderFieldSize = limits.maxHeaderBytes
+        return decoder
+    }
 
     /// Client connections open now.
     public var openConnections: Int { connections.current }

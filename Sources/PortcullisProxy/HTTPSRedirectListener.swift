@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,12 +17,9 @@ public final class HTTPSRedirectListener: Sendable {
         self.connections = connections
     }
 
-    static func start(config: GatewayConfig, loops: GatewayLoops, group: EventLoopGroup, logger: Logger) async throws -> HTTPSRedirectListener? {
+    static func start(config: GatewayConfig, loops: GatewayLoops, group: EventLoopGroup) async throws -> HTTPSRedirectListener? {
         guard let listen = config.listen.httpRedirect else { return nil }
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = config.limits.maxHeaderBytes
-        limits.maxHeaderFieldSize = config.limits.maxHeaderBytes
-        let decoderLimits = limits
+        let decoderLimits = GatewayServer.decoderLimits(config.limits)
         let connections = ConnectionCount(limit: config.limits.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -37,7 +33,7 @@ public final class HTTPSRedirectListener: Sendable {
                     connections.track(channel)
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
-                    try pipeline.addHandler(HTTPSRedirectHandler(loop: loops.loop(for: channel.eventLoop), logger: logger))
+                    try pipeline.addHandler(HTTPSRedirectHandler(loop: loops.loop(for: channel.eventLoop)))
                 }
             }
         let channel = try await bootstrap.bind(host: listen.address, port: listen.port).get()
@@ -58,13 +54,11 @@ final class HTTPSRedirectHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let loop: GatewayLoop
-    private let logger: Logger
     private var answered = false
     private var deadline: Scheduled<Void>?
 
-    init(loop: GatewayLoop, logger: Logger) {
+    init(loop: GatewayLoop) {
         self.loop = loop
-        self.logger = logger
     }
 
     func channelActive(context: ChannelHandlerContext) {

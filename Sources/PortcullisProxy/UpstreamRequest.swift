@@ -70,10 +70,9 @@ enum UpstreamRequest {
         // request goes on as plain HTTP/1.1, as RFC 9110 §7.8 lets a server choose, and its
         // `HTTP2-Settings` is dropped with the other hop-by-hop fields.
         let isUpgrade = upgradeRequested && upgradeValue.map(Self.isWebSocketUpgrade) == true
-        // TRACE carries no body (RFC 9110 §9.3.8): its framing fields are dropped, as NIO does.
-        let isTrace = head.method == .TRACE
+        // (A TRACE with a body never gets here: the handler refuses it, RFC 9110 §9.3.8.)
         let framing: BodyFraming
-        if hasContentLength || isTrace {
+        if hasContentLength {
             framing = .plain
         } else if isChunked || head.method.expectsRequestBody {
             // Transfer-Encoding is hop-by-hop, but the body still needs framing on this hop;
@@ -121,8 +120,6 @@ enum UpstreamRequest {
                 case 6 where ourCookies != nil && fieldName(name, is: "cookie"):
                     // Session and pending-login cookies are the gateway's: never forwarded.
                     if let kept = CookieHeader.removing(ourCookies!, from: value) { out.appendField(name, kept) }
-                    continue
-                case 14 where isTrace && fieldName(name, is: "content-length"):
                     continue
                 default:
                     break

@@ -37,18 +37,18 @@ public final class GatewayMetrics: Sendable {
     /// and outcome, and `portcullis_idp_request_seconds` by call. Key refreshes are the
     /// `keys` calls.
     func providerCall(_ call: OpenIDProvider.Call, seconds: Double, failed: Bool) {
-        CoreMetrics.Counter(
-            label: "portcullis_idp_requests_total", dimensions: [("call", call.rawValue), ("outcome", failed ? "error" : "ok")], factory: factory
-        ).increment()
-        CoreMetrics.Timer(label: "portcullis_idp_request_seconds", dimensions: [("call", call.rawValue)], factory: factory).recordSeconds(seconds)
+        recordCall("portcullis_idp", ("call", call.rawValue), seconds: seconds, failed: failed)
     }
 
     /// A call to the shared session store, likewise by operation.
     func storeCall(_ operation: String, seconds: Double, failed: Bool) {
-        CoreMetrics.Counter(
-            label: "portcullis_store_requests_total", dimensions: [("operation", operation), ("outcome", failed ? "error" : "ok")], factory: factory
-        ).increment()
-        CoreMetrics.Timer(label: "portcullis_store_request_seconds", dimensions: [("operation", operation)], factory: factory).recordSeconds(seconds)
+        recordCall("portcullis_store", ("operation", operation), seconds: seconds, failed: failed)
+    }
+
+    /// `<prefix>_requests_total{kind,outcome}` and `<prefix>_request_seconds{kind}`.
+    private func recordCall(_ prefix: String, _ kind: (String, String), seconds: Double, failed: Bool) {
+        CoreMetrics.Counter(label: prefix + "_requests_total", dimensions: [kind, ("outcome", failed ? "error" : "ok")], factory: factory).increment()
+        CoreMetrics.Timer(label: prefix + "_request_seconds", dimensions: [kind], factory: factory).recordSeconds(seconds)
     }
 
     /// Records the running config's hash: `portcullis_config_info{hash="…"} 1`.

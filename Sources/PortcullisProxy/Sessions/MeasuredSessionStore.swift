@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCore
 import PortcullisSessions
 
 /// A shared session store with every call timed and its failures counted, for the metrics
@@ -48,16 +49,11 @@ struct MeasuredSessionStore: SessionStore {
         let started = ContinuousClock.now
         do {
             let value = try await body()
-            metrics.storeCall(operation, seconds: Self.seconds(since: started), failed: false)
+            metrics.storeCall(operation, seconds: (ContinuousClock.now - started).inSeconds, failed: false)
             return value
         } catch {
-            metrics.storeCall(operation, seconds: Self.seconds(since: started), failed: true)
+            metrics.storeCall(operation, seconds: (ContinuousClock.now - started).inSeconds, failed: true)
             throw error
         }
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
