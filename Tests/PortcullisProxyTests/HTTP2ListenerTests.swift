@@ -66,7 +66,11 @@ struct HTTP2ListenerTests {
             """
         let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
         let base = "https://127.0.0.1:\(live.port)"
-        do {
+        try await scoped((), stop: { _ in
+            await live.stop()
+            await echo.close()
+            await canned.close()
+        }) { _ in
             let answer = try await Self.curl(["--http2", "-H", "X-Forwarded-User: mallory", base + "/x?q=1"], caFile: caFile)
             #expect(answer.status == 0, "\(answer.error)")
             #expect(answer.version == "2", "negotiated \(answer.version)")
@@ -106,15 +110,7 @@ struct HTTP2ListenerTests {
             // HTTP/1.1 clients still get HTTP/1.1.
             let old = try await Self.curl(["--http1.1", base + "/x"], caFile: caFile)
             #expect(old.status == 0 && old.version == "1.1", "\(old.version) \(old.error)")
-        } catch {
-            await live.stop()
-            await echo.close()
-            await canned.close()
-            throw error
         }
-        await live.stop()
-        await echo.close()
-        await canned.close()
     }
 
     @Test("a real browser signs in over HTTPS and HTTP/2 (the dev IdP), and the signed-in request is proxied over HTTP/2 with its identity",
@@ -231,7 +227,10 @@ struct HTTP2ListenerTests {
               "routes": [{ "name": "app", "host": "apps.test", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
             """
         let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
-        do {
+        try await scoped((), stop: { _ in
+            await live.stop()
+            await echo.close()
+        }) { _ in
             let port = try #require(live.gateway.redirectListener?.localAddress.port)
             let get = try await TestHTTPClient.with(port: port) { try await $0.send("/a/b?c=1", headers: [("Host", "apps.test")]) }
             #expect(get.status == 301)
@@ -246,13 +245,7 @@ struct HTTP2ListenerTests {
                 try await $0.send("/", headers: [("Host", "apps.test"), ("Host", "evil.example")])
             }
             #expect(twoHosts.status == 400)
-        } catch {
-            await live.stop()
-            await echo.close()
-            throw error
         }
-        await live.stop()
-        await echo.close()
     }
 }
 

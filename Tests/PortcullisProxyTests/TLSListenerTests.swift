@@ -57,7 +57,10 @@ struct TLSListenerTests {
             """.write(to: configFile, atomically: true, encoding: .utf8)
         let live = try await LiveGateway.start(try GatewayConfig.load(file: configFile.path))
         let base = "https://127.0.0.1:\(live.port)"
-        do {
+        try await scoped((), stop: { _ in
+            await live.stop()
+            await echo.close()
+        }) { _ in
             let answer = try await Self.curl(base + "/x", caFile: firstCA)
             #expect(answer.status == 0, "\(answer.error)")
             #expect(answer.output.contains(#"["X-Forwarded-Proto","https"]"#), "\(answer.output.prefix(400))")
@@ -80,13 +83,7 @@ struct TLSListenerTests {
             try "not a certificate".write(to: certFile, atomically: true, encoding: .utf8)
             #expect(throws: ConfigError.self) { try GatewayConfig.load(file: configFile.path) }
             #expect(try await Self.curl(base + "/z", caFile: secondCA).status == 0)
-        } catch {
-            await live.stop()
-            await echo.close()
-            throw error
         }
-        await live.stop()
-        await echo.close()
     }
 
     @Test("an https upstream: verified against its caFile (the IP in its certificate checked), refused with a clean 502 under the wrong CA")
@@ -106,7 +103,10 @@ struct TLSListenerTests {
               "routes": [{ "name": "echo", "upstream": "http://127.0.0.1:\(echo.port)", "public": true }] }
             """
         let upstream = try await LiveGateway.start(try GatewayConfig.load(Data(upstreamConfig.utf8), baseDirectory: folder))
-        do {
+        try await scoped((), stop: { _ in
+            await upstream.stop()
+            await echo.close()
+        }) { _ in
             let front = """
                 { "listen": { "port": 0 }, "logging": { "accessLog": false },
                   "routes": [
@@ -126,13 +126,7 @@ struct TLSListenerTests {
                 throw error
             }
             await gateway.stop()
-        } catch {
-            await upstream.stop()
-            await echo.close()
-            throw error
         }
-        await upstream.stop()
-        await echo.close()
     }
 
     /// An HTTPS upstream that demands a client certificate signed by `clientCA` and answers
@@ -188,19 +182,16 @@ struct TLSListenerTests {
                 { "name": "no-cert", "pathPrefix": "/nocert", "upstream": "https://127.0.0.1:\(port)", "public": true, "tls": { "caFile": "up.crt" } } ] }
             """
         let gateway = try await LiveGateway.start(try GatewayConfig.load(Data(json.utf8), baseDirectory: folder))
-        do {
+        try await scoped((), stop: { _ in
+            await gateway.stop()
+            try? await upstream.close()
+        }) { _ in
             let accepted = try await TestHTTPClient.with(port: gateway.port) { try await $0.send("/mtls/x") }
             #expect(accepted.status == 200, "\(accepted.text.prefix(300))")
             #expect(accepted.text == "mtls-ok")
             let refused = try await TestHTTPClient.with(port: gateway.port) { try await $0.send("/nocert/x") }
             #expect(refused.status == 502)
             #expect(refused.text.contains("could not be reached"))
-        } catch {
-            await gateway.stop()
-            try? await upstream.close()
-            throw error
         }
-        await gateway.stop()
-        try? await upstream.close()
     }
 }

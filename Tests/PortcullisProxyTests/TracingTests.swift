@@ -92,7 +92,12 @@ struct TracingTests {
         let exporter = Task { try await tracing.exporter.run() }
         let live = try await LiveGateway.start(config, tracer: tracing.tracer)
         let traceID = "0af7651916cd43dd8448eb211c80319c", parentSpan = "b7ad6b7169203331"
-        do {
+        try await scoped((), stop: { _ in
+            await live.stop()
+            exporter.cancel()
+            await echo.close()
+            await collector.close()
+        }) { _ in
             let answer = try await TestHTTPClient.with(port: live.port) { client in
                 try await client.send("/x", headers: [("traceparent", "00-\(traceID)-\(parentSpan)-01"), ("tracestate", "vendor=1")])
             }
@@ -117,17 +122,7 @@ struct TracingTests {
                 if !exported { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(exported, "no OTLP export with the span arrived in 10 s (\(collector.received.withLockedValue { $0.count }) requests)")
-        } catch {
-            await live.stop()
-            exporter.cancel()
-            await echo.close()
-            await collector.close()
-            throw error
         }
-        await live.stop()
-        exporter.cancel()
-        await echo.close()
-        await collector.close()
     }
 
     @Test("off (the default): no span, and the client's trace context passes to the upstream unchanged")
