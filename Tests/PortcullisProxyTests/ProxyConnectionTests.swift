@@ -143,15 +143,29 @@ struct ProxyConnectionTests {
             #expect(try await client.send("/a").status == 200)
             try await client.channel.closeFuture.get()
             let idle = ContinuousClock.now - idleFrom
-            #expect(idle > .milliseconds(2980) && idle < .seconds(8), "closed after \(idle)")
+            // Never sooner than the timeout; later only by the connection timer's granularity
+            // and the machine's load (printed), so only a hang fails the upper bound.
+            print("idle client closed after \(idle) (timeout 3 s)")
+            #expect(idle > .milliseconds(2980) && idle < .seconds(30), "closed after \(idle)")
 
             // A connection that keeps asking is not idle, though it lives longer than the timeout.
+            // If a stalled machine leaves it silent for the whole timeout, its close is right; a
+            // close after a shorter silence is the failure.
             let busy = try await gateway.client()
-            for _ in 0..<12 {
-                #expect(try await busy.send("/b").status == 200)
-                try await Task.sleep(for: .milliseconds(300))
+            var lastAnswer = ContinuousClock.now
+            var open = true
+            for _ in 0..<12 where open {
+                do {
+                    #expect(try await busy.send("/b").status == 200)
+                    lastAnswer = ContinuousClock.now
+                    try await Task.sleep(for: .milliseconds(300))
+                } catch {
+                    let silence = ContinuousClock.now - lastAnswer
+                    #expect(silence >= .seconds(3), "a busy connection was closed after \(silence) of silence: \(error)")
+                    open = false
+                }
             }
-            #expect(busy.channel.isActive)
+            if open { #expect(busy.channel.isActive) }
             await busy.close()
         }
     }
