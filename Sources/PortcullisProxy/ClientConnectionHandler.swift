@@ -602,8 +602,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             // (as nginx does) instead of leaving the client to wait out its expect timeout.
             context.writeAndFlush(wrapOutboundOut(Self.continueHead), promise: nil)
         }
-        // Tracing is off unless configured: then this is one nil check.
-        let trace = runtime.tracer.map { RequestTracing.start(tracer: $0, head: head, path: target.path, route: route.config.name) }
+        // Tracing is off unless configured: then this is one flag and one nil check.
+        let trace =
+            runtime.tracesRequests
+            ? runtime.tracer.map { RequestTracing.start(tracer: $0, head: head, path: target.path, route: route.config.name) } : nil
         var headBuffer = requestHeadSpare ?? allocator.buffer(capacity: 512)
         requestHeadSpare = nil
         headBuffer.clear()
@@ -612,7 +614,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             identityFields: identityFields, extraField: assertionField, traceFields: trace?.fields ?? [], into: &headBuffer)
         requestHeadSpare = headBuffer
         let exchange = ProxyExchange(clientHead: head, path: target.path, upstream: encoded, route: route, started: request.started)
-        exchange.span = trace?.span
+        exchange.trace = trace
         if draining { exchange.keepClientAlive = false }
         state = .proxying(exchange)
         acquireUpstream(for: exchange, reuse: true)

@@ -42,6 +42,8 @@ public final class GatewayRuntime: Sendable {
     let httpsRedirect: HTTPSRedirect?
     /// The process's tracer when `tracing` is on (see ``RequestTracing``).
     let tracer: (any Tracer)?
+    /// `tracer != nil`, read per request without copying the existential.
+    let tracesRequests: Bool
 
     init(
         config: GatewayConfig, services: GatewayServices, signInMethods: [any SignInMethod], revalidators: [Identity.Method: any SessionRevalidator],
@@ -65,6 +67,7 @@ public final class GatewayRuntime: Sendable {
         // Every name any route writes is stripped from every client request on every route, and
         // the trace fields while the gateway writes its own.
         self.tracer = services.tracer
+        self.tracesRequests = services.tracer != nil
         self.headerRules = HeaderRules(
             identityHeaders: config.identityHeaders,
             alsoStrip: routes.flatMap(\.headerPlan.headerNames) + (services.tracer == nil ? [] : RequestTracing.fieldNames))

@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
 import PortcullisCore
-import Tracing
 
 /// One client request being proxied: its upstream connection, what has been sent either way,
 /// and its deadlines (watched by the client connection's timer). Lives on the client
@@ -43,7 +42,7 @@ final class ProxyExchange {
     @exclusivity(unchecked) var responseDeadline: NIODeadline?
     @exclusivity(unchecked) var attempts = 0
     /// The request's server span, when `tracing` is on; ended when the exchange is logged.
-    @exclusivity(unchecked) var span: (any Span)?
+    @exclusivity(unchecked) var trace: RequestTracing.Active?
 
     init(
         clientHead: HTTPRequestHead, path: Substring, upstream encoded: UpstreamRequest.Encoded, route: RouteTarget,

@@ -10,8 +10,21 @@ enum RequestTracing {
     /// The fields the gateway owns while tracing is on.
     static let fieldNames = ["traceparent", "tracestate"]
 
-    /// Starts the span; returns it with the trace fields for the upstream request.
-    static func start(tracer: any Tracer, head: HTTPRequestHead, path: Substring, route: String) -> (span: any Span, fields: [(String, String)]) {
+    /// One traced exchange: its span and the trace fields for the upstream request. A class,
+    /// so an exchange holds one optional reference and tracing off costs one nil check (an
+    /// optional `any Span` is a five-word existential, copied on every read).
+    final class Active {
+        let span: any Span
+        let fields: [(String, String)]
+
+        init(span: any Span, fields: [(String, String)]) {
+            self.span = span
+            self.fields = fields
+        }
+    }
+
+    /// Starts the span, with the trace fields for the upstream request.
+    static func start(tracer: any Tracer, head: HTTPRequestHead, path: Substring, route: String) -> Active {
         var context = ServiceContext.topLevel
         tracer.extract(head.headers, into: &context, using: HTTPHeadersExtractor())
         let span = tracer.startSpan("\(head.method.rawValue) \(route)", context: context, ofKind: .server)
@@ -20,7 +33,7 @@ enum RequestTracing {
         span.attributes["http.route"] = route
         var fields: [(String, String)] = []
         tracer.inject(span.context, into: &fields, using: FieldListInjector())
-        return (span, fields)
+        return Active(span: span, fields: fields)
     }
 
     /// Ends the span with the answer's status and how the exchange ended.
