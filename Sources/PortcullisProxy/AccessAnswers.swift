@@ -30,6 +30,20 @@ enum AccessAnswers {
                 link: ("Sign out", "/.portcullis/logout")))
     }
 
+    /// A 503 for a route whose upstream is sent the signed assertion when none could be made
+    /// (signing failed): failing closed, since such an upstream may trust the assertion alone,
+    /// and forwarding without it would hand the decision to whatever the upstream does then.
+    /// Audited as `access.assertion_unavailable`.
+    static func assertionUnavailable(_ identity: Identity, route: String, peer: String, audit: Logger, mode: String = "proxy") -> LocalAnswer {
+        audit.error(
+            "no signed assertion for a route that sends one: request refused",
+            metadata: ["event": "access.assertion_unavailable", "user": "\(identity.username)", "route": "\(route)", "peer": "\(peer)", "mode": "\(mode)"])
+        return .page(
+            GatewayPage(
+                status: .serviceUnavailable, title: "Application unavailable",
+                message: "The gateway cannot vouch for your sign-in to this application right now. Please try again shortly."))
+    }
+
     /// The `access.step_up` audit line: a signed-in user sent back to sign in for a route's
     /// authentication context.
     static func auditStepUp(_ identity: Identity, route: String, authContext: String, peer: String, audit: Logger, mode: String = "proxy") {

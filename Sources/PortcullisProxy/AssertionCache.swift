@@ -30,9 +30,13 @@ final class AssertionCache {
     static let capacity = 20_000
 
     /// The assertion for `identity` on `route`, signed now if none is cached or it is due for
-    /// renewal; nil (and an error logged) if signing failed.
+    /// renewal; nil (and an error logged) if signing failed or no signer is configured, which
+    /// the caller answers with a refusal, never by forwarding without it.
     func assertion(for identity: Identity, route: RouteTarget, runtime: GatewayRuntime, now: Date, logger: Logger) -> String? {
-        guard let signer = runtime.assertionSigner, let settings = runtime.config.assertion else { return nil }
+        guard let signer = runtime.assertionSigner, let settings = runtime.config.assertion else {
+            logger.error("a route sends the signed assertion but no signing key is loaded", metadata: ["route": "\(route.config.name)"])
+            return nil
+        }
         let key = Key(route: ObjectIdentifier(route), username: identity.username, method: identity.method)
         let seconds = Int(now.timeIntervalSince1970)
         if let entry = entries[key], entry.identity == identity, seconds < entry.renewAt {

@@ -584,9 +584,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         var identityFields: [UInt8] = []
         var assertionField: (name: String, value: String)?
         if let identity {
-            if let name = route.headerPlan.assertionName,
-                let token = loop.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: logger)
-            {
+            if let name = route.headerPlan.assertionName {
+                guard let token = loop.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: logger)
+                else {
+                    let answer = AccessAnswers.assertionUnavailable(identity, route: route.config.name, peer: peer, audit: runtime.gate.audit)
+                    state = .local(head: head, path: target.path, route: route.config.name, answer: answer, started: request.started)
+                    return
+                }
                 assertionField = (name, token)
             }
             switch identityHeaderMemo.fields(for: identity, route: route, logger: logger) {
@@ -651,9 +655,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func log(_ exchange: ProxyExchange, status: UInt, outcome: StaticString, now: NIODeadline = .now()) {
-        if let span = exchange.span {
-            exchange.span = nil
-            RequestTracing.end(span, status: status, outcome: outcome)
+        if let trace = exchange.trace {
+            exchange.trace = nil
+            RequestTracing.end(trace.span, status: status, outcome: outcome)
         }
         let upstreamTime = exchange.upstreamStarted.map { (exchange.upstreamHeadAt ?? now) - $0 }
         loop.metrics.record(exchange.route, status: status, upstreamSeconds: upstreamTime.map { Double($0.nanoseconds) / 1e9 })

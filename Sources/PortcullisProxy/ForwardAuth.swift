@@ -78,9 +78,14 @@ enum ForwardAuth {
                         peer: request.peer, browser: navigation, audit: runtime.gate.audit, mode: "forward-auth")
                 }
                 for (name, value) in rendered.lines { headers.add(name: name, value: value) }
-                if let name = route.headerPlan.assertionName,
-                    let token = request.assertions.assertion(for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: runtime.gate.sessions.logger)
-                {
+                if let name = route.headerPlan.assertionName {
+                    guard
+                        let token = request.assertions.assertion(
+                            for: identity, route: route, runtime: runtime, now: runtime.gate.now(), logger: runtime.gate.sessions.logger)
+                    else {
+                        return AccessAnswers.assertionUnavailable(
+                            identity, route: route.config.name, peer: request.peer, audit: runtime.gate.audit, mode: "forward-auth")
+                    }
                     headers.add(name: name, value: token)
                 }
             }
