@@ -25,7 +25,7 @@ extension ClientConnectionHandler {
         loop.metrics.recordLocal(route: route, status: status)
         accessLog?.record(
             .init(
-                method: head.method, path: path, route: route, status: status, peer: peer, started: started,
+                method: head.method, path: path, version: clientVersion(head), route: route, status: status, peer: peer, started: started,
                 upstreamTime: nil, bytesIn: 0, bytesOut: bytes, outcome: "local"),
             in: &logScratch)
     }

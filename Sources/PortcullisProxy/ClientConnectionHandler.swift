@@ -118,7 +118,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     @exclusivity(unchecked) var requestHeadSpare: ByteBuffer?
     @exclusivity(unchecked) var responseHeadSpare: ByteBuffer?
 
-    init(loop: GatewayLoop, threadPool: NIOThreadPool, accessLog: AccessLog?, logger: Logger) {
+    /// Whether this handler serves one HTTP/2 stream (through ``HTTP2StreamAdapter``), whose
+    /// requests arrive as HTTP/1.1 heads; the access log names the client's protocol.
+    let isHTTP2Stream: Bool
+
+    init(loop: GatewayLoop, threadPool: NIOThreadPool, accessLog: AccessLog?, logger: Logger, isHTTP2Stream: Bool = false) {
+        self.isHTTP2Stream = isHTTP2Stream
         self.loop = loop
         self.pool = loop.pool
         self.runtime = loop.runtime
@@ -664,11 +669,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard let accessLog else { return }
         accessLog.record(
             .init(
-                method: exchange.clientHead.method, path: exchange.path,
+                method: exchange.clientHead.method, path: exchange.path, version: clientVersion(exchange.clientHead),
                 route: exchange.route.config.name, status: status, peer: peer, started: exchange.started,
                 upstreamTime: upstreamTime, bytesIn: exchange.requestBodyBytes, bytesOut: exchange.responseBodyBytes,
                 outcome: outcome),
             in: &logScratch, now: now)
+    }
+
+    /// The client's protocol version, for the access log.
+    func clientVersion(_ head: HTTPRequestHead) -> HTTPVersion {
+        isHTTP2Stream ? HTTPVersion(major: 2, minor: 0) : head.version
     }
 
     /// No session on a protected route, and not a browser navigating: a 401 that scripts

@@ -62,7 +62,8 @@ public final class GatewayServer: Sendable {
                     let loop = loops.loop(for: stream.eventLoop)
                     let pipeline = stream.pipeline.syncOperations
                     try pipeline.addHandler(HTTP2StreamAdapter(hopByHop: loop.runtime.headerRules))
-                    try pipeline.addHandler(ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger))
+                    try pipeline.addHandler(
+                        ClientConnectionHandler(loop: loop, threadPool: threadPool, accessLog: accessLog, logger: logger, isHTTP2Stream: true))
                 }
             }
             try channel.pipeline.syncOperations.addHandler(http2)

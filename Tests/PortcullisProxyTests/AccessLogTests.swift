@@ -28,6 +28,7 @@ struct AccessLogTests {
         #expect(lines.count == 2)
         let proxied = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
         #expect(proxied["path"] as? String == "/callback")
+        #expect(proxied["protocol"] as? String == "HTTP/1.1")
         #expect(proxied["route"] as? String == "app")
         #expect(proxied["status"] as? Int == 200)
         #expect(proxied["outcome"] as? String == "proxied")
@@ -43,7 +44,7 @@ struct AccessLogTests {
     func textLines() async throws {
         let lines = try await lines(format: "text")
         #expect(lines.count == 2)
-        #expect(lines[0].contains("portcullis.access: GET /callback route=app status=200"), "\(lines[0])")
+        #expect(lines[0].contains("portcullis.access: GET /callback HTTP/1.1 route=app status=200"), "\(lines[0])")
         #expect(!lines.joined().contains("SECRET-CODE"))
     }
 }

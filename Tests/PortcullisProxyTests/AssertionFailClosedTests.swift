@@ -47,7 +47,7 @@ struct AssertionFailClosedTests {
             try channel.pipeline.syncOperations.addHandler(
                 ClientConnectionHandler(
                     loop: GatewayLoop(pool: pool, runtime: runtime), threadPool: .singleton, accessLog: nil, logger: Logger(label: "test")))
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).get()
 
             try channel.writeInbound(ByteBuffer(string: "GET /report HTTP/1.1\r\nHost: app.example\r\nCookie: \(cookie)\r\n\r\n"))
             loop.run()

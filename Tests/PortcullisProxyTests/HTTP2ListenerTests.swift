@@ -59,12 +59,14 @@ struct HTTP2ListenerTests {
         let canned = try await CannedUpstream.start(
             response: "HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=5\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
         let config = """
-            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" } }, "logging": { "accessLog": false },
+            { "listen": { "port": 0, "tls": { "certificateFile": "tls.crt", "keyFile": "tls.key" } }, "logging": { "accessLog": true },
               "routes": [
                 { "name": "canned", "pathPrefix": "/canned", "upstream": "http://127.0.0.1:\(canned.port)", "public": true },
                 { "name": "app", "upstream": "http://127.0.0.1:\(echo.port)", "public": true } ] }
             """
-        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder))
+        let accessLogPath = folder.appendingPathComponent("access.log").path
+        let accessLog = try LineSink.appending(toFile: accessLogPath)
+        let live = try await LiveGateway.start(try GatewayConfig.load(Data(config.utf8), baseDirectory: folder), accessLogSink: accessLog)
         let base = "https://127.0.0.1:\(live.port)"
         try await scoped((), stop: { _ in
             await live.stop()
@@ -110,6 +112,13 @@ struct HTTP2ListenerTests {
             // HTTP/1.1 clients still get HTTP/1.1.
             let old = try await Self.curl(["--http1.1", base + "/x"], caFile: caFile)
             #expect(old.status == 0 && old.version == "1.1", "\(old.version) \(old.error)")
+
+            // The access log names each request's protocol.
+            accessLog.flush()
+            let lines = try String(contentsOfFile: accessLogPath, encoding: .utf8).split(separator: "\n")
+            #expect(lines.contains { $0.contains("GET /x HTTP/2 route=app status=200") }, "\(lines)")
+            #expect(lines.contains { $0.contains("GET /x HTTP/1.1 route=app status=200") }, "\(lines)")
+            #expect(lines.contains { $0.contains("POST /post HTTP/2 route=app status=200") }, "\(lines)")
         }
     }
 

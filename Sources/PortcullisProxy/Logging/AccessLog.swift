@@ -3,8 +3,8 @@ import NIOHTTP1
 import PortcullisCore
 
 /// One line per request the gateway answered or proxied: what was asked (method, path
-/// without the query string, which may carry codes or tokens), which route took it, the
-/// outcome, timings and sizes.
+/// without the query string, which may carry codes or tokens, and the protocol: HTTP/1.1,
+/// HTTP/1.0 or HTTP/2), which route took it, the outcome, timings and sizes.
 ///
 /// The line is rendered directly in a fixed field order into the same sink and format
 /// (text or JSON lines) as the swift-log handler, rather than through `Logger` metadata:
@@ -19,6 +19,9 @@ struct AccessLog: Sendable {
     struct Entry {
         var method: HTTPMethod
         var path: Substring
+        /// The client's protocol (an HTTP/2 stream is `2.0`, although the data plane reads it
+        /// as an HTTP/1.1 request).
+        var version: HTTPVersion
         var route: String?
         var status: UInt
         var peer: String
@@ -58,6 +61,8 @@ struct AccessLog: Sendable {
                 line.appendText(method)
                 line.append("\",\"path\":\"")
                 line.appendText(path)
+                line.append("\",\"protocol\":\"")
+                line.append(Self.protocolName(entry.version))
                 if entry.route != nil {
                     line.append("\",\"route\":\"")
                     line.appendText(routeText)
@@ -85,6 +90,8 @@ struct AccessLog: Sendable {
                 line.appendText(method)
                 line.append(byte: UInt8(ascii: " "))
                 line.appendText(path)
+                line.append(byte: UInt8(ascii: " "))
+                line.append(Self.protocolName(entry.version))
                 line.append(" route=")
                 line.appendText(routeText)
                 line.append(" status=")
@@ -107,6 +114,16 @@ struct AccessLog: Sendable {
             }
         }
         sink.write(bytes: scratch.line)
+    }
+
+    /// The protocol as a request line writes it (a static string: no allocation per line).
+    static func protocolName(_ version: HTTPVersion) -> StaticString {
+        switch (version.major, version.minor) {
+        case (1, 1): "HTTP/1.1"
+        case (2, _): "HTTP/2"
+        case (1, 0): "HTTP/1.0"
+        default: "HTTP/other"
+        }
     }
 
     /// Whether `text` can be written as it is. In text lines the path as sent, which the
