@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortcullisAuth
 import PortcullisSessions
 import PostgresNIO
 import Synchronization
@@ -13,7 +14,9 @@ import Synchronization
 /// restart. Nothing logged or thrown carries a session id, a refresh token or the password.
 public final class PostgresSessionStore: SessionStore {
     let location: PostgresURL
-    let codec: SessionCodec
+    /// Seals and opens refresh tokens; its keys follow the running config (``useKeys(_:)``).
+    private let currentCodec: Mutex<SessionCodec>
+    var codec: SessionCodec { currentCodec.withLock { $0 } }
     let logger: Logger
     /// What postgres-nio may log (see ``DriverLogHandler``).
     let driverLogger: Logger
@@ -41,7 +44,7 @@ public final class PostgresSessionStore: SessionStore {
     /// - Throws: ``InvalidPostgresURL``, whose description never contains the password.
     public init(url: String, codec: SessionCodec, logger: Logger, timeout: Duration = .seconds(2)) throws {
         location = try PostgresURL(url)
-        self.codec = codec
+        currentCodec = Mutex(codec)
         self.logger = logger
         self.timeout = timeout
         let driverLogger = DriverLogHandler.logger(wrapping: logger)
@@ -52,6 +55,10 @@ public final class PostgresSessionStore: SessionStore {
             database: location.database, tls: .disable)
         configuration.options.connectTimeout = timeout
         pool = RenewableClient { [configuration, driverLogger] in PostgresClient(configuration: configuration, backgroundLogger: driverLogger) }
+    }
+
+    public func useKeys(_ keyRing: KeyRing) {
+        currentCodec.withLock { $0 = SessionCodec(keyRing: keyRing) }
     }
 
     public func session(id: SessionID) async throws -> Session? {

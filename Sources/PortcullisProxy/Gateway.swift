@@ -36,6 +36,7 @@ public final class Gateway: Sendable {
         threadPool: NIOThreadPool = .singleton, accessLogSink: LineSink = .standardOutput, logger: Logger
     ) async throws -> Gateway {
         let runtime = try await GatewayRuntime.make(config: config, services: services)
+        services.gate.sessions.sharedStore?.useKeys(runtime.sessionRules.keyRing)
         let loops = GatewayLoops(group: group, runtime: runtime)
         let accessLog =
             config.logging.accessLog
@@ -76,7 +77,7 @@ public final class Gateway: Sendable {
 
     /// Applies a validated config: builds its runtime (a credential that cannot be loaded
     /// throws, and the running config stays) and hands it to every event loop for their next
-    /// request. Sessions, pooled upstream connections, open relays and keep-alive clients
+    /// request, and its session keys to the shared store. Sessions, pooled upstream connections, open relays and keep-alive clients
     /// are untouched.
     public func reload(_ config: GatewayConfig) async throws -> ReloadOutcome {
         let runtime = try await GatewayRuntime.make(config: config, services: services)
@@ -85,6 +86,8 @@ public final class Gateway: Sendable {
             return old
         }
         await loops.install(runtime)
+        // The shared store seals refresh tokens with the same keys as the cookies.
+        services.gate.sessions.sharedStore?.useKeys(runtime.sessionRules.keyRing)
         return ReloadOutcome(needsRestart: previous.config.restartOnlyChanges(to: config))
     }
 

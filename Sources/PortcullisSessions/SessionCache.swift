@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisAuth
 import PortcullisCore
 import Synchronization
 
@@ -177,6 +178,9 @@ extension SessionCache: SessionStore {
     public func run(evict: @escaping @Sendable (SessionEviction) -> Void) async throws {
         while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
     }
+
+    /// Nothing is kept at rest: the cache seals nothing.
+    public func useKeys(_ keyRing: KeyRing) {}
 
     public func session(id: SessionID) async throws -> Session? { lookup(id: id)?.session }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisAuth
 
 /// Where sessions live. The gateway reads its in-process ``SessionCache`` on every request;
 /// a store behind it is asked only on a cache miss and told of every change.
@@ -11,6 +12,12 @@ public protocol SessionStore: Sendable {
     /// elsewhere through `evict`, so the caller drops it from its cache. Returns when the
     /// surrounding task is cancelled.
     func run(evict: @escaping @Sendable (SessionEviction) -> Void) async throws
+
+    /// The keys the store seals what it keeps at rest with (refresh tokens): the running
+    /// config's, given at start and again by each applied reload, so a key added to the keys
+    /// file seals from then on, and a key removed from it opens nothing any more (a session
+    /// whose token it sealed can no longer be refreshed, and ends at its revalidation).
+    func useKeys(_ keyRing: KeyRing)
 
     /// The session with this id, or nil when there is none or it has expired.
     func session(id: SessionID) async throws -> Session?

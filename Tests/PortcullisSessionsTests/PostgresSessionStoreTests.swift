@@ -80,6 +80,31 @@ struct PostgresSessionStoreTests {
         log.expectNoSecrets([session.id.hex, token])
     }
 
+    @Test("refresh tokens are sealed with the keys the store is given: a new key seals from then on, a removed key opens nothing more")
+    func keyRotation() async throws {
+        let (_, url) = try await freshDatabase()
+        let (oldKey, newKey) = (KeyRing.newKey(), KeyRing.newKey())
+        try await withStores(1, url: url) { stores in
+            let store = stores[0].store
+            store.useKeys(KeyRing(keys: [oldKey]))
+            let before = makeSession("alice", sid: "s-before", refreshToken: "rt-before")
+            try await store.put(before, ttl: 600)
+            // A rotation (what a reload of the keys file hands over): the new key first, so it
+            // seals; the old one kept, so it still opens.
+            store.useKeys(KeyRing(keys: [newKey, oldKey]))
+            let after = makeSession("bob", sid: "s-after", refreshToken: "rt-after")
+            try await store.put(after, ttl: 600)
+            #expect(try await store.session(id: before.id)?.refreshToken == "rt-before")
+            #expect(try await store.session(id: after.id)?.refreshToken == "rt-after")
+            // The old key removed: what it sealed no longer opens (the session stays, without a
+            // token, and ends at its revalidation); what the new key sealed still does.
+            store.useKeys(KeyRing(keys: [newKey]))
+            let stale = try #require(try await store.session(id: before.id))
+            #expect(stale.refreshToken == nil)
+            #expect(try await store.session(id: after.id)?.refreshToken == "rt-after")
+        }
+    }
+
     @Test("a session put for three seconds is gone after it; count skips it; the sweeper deletes it")
     func timeToLive() async throws {
         let (server, url) = try await freshDatabase()

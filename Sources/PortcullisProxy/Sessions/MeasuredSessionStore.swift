@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisAuth
 import PortcullisCore
 import PortcullisSessions
 
@@ -11,6 +12,10 @@ struct MeasuredSessionStore: SessionStore {
 
     func run(evict: @escaping @Sendable (SessionEviction) -> Void) async throws {
         try await store.run(evict: evict)
+    }
+
+    func useKeys(_ keyRing: KeyRing) {
+        store.useKeys(keyRing)
     }
 
     func session(id: SessionID) async throws -> Session? {
