@@ -69,7 +69,7 @@ struct ForwardAuthTests {
     @Test("anonymous → sign-in through nginx; signed in → the upstream sees the identity and never a client's copy; forged forwarding headers from an untrusted address are ignored")
     func nginxForwardAuth() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let nginxPort = try closedPort(), gatewayPort = try closedPort()
+        let nginxPort = try closedPort()
         let origin = "http://127.0.0.1:\(nginxPort)"
         let directory = DevIdPDirectory.demo(
             clientId: SignInHarness.clientId, clientSecret: SignInHarness.clientSecret, redirectURI: origin + "/.portcullis/callback",
@@ -78,7 +78,7 @@ struct ForwardAuthTests {
         let echo = try await EchoUpstream.start(port: 0, group: group)
         // nginx reaches Portcullis from 127.0.0.1; the untrusted client below comes from 127.0.0.9.
         let json = """
-            { "listen": { "port": \(gatewayPort) }, "publicURL": "\(origin)", "logging": { "accessLog": false },
+            { "listen": { "port": 0 }, "publicURL": "\(origin)", "logging": { "accessLog": false },
               "trustedProxies": ["127.0.0.1"],
               "entra": { "authority": "\(idp.baseURL)", "tenant": "contoso.example", "clientId": "\(SignInHarness.clientId)",
                          "clientSecretEnv": "SECRET", "graphURL": "\(idp.baseURL)" },
@@ -95,6 +95,9 @@ struct ForwardAuthTests {
             await idp.close()
             throw error
         }
+        // The gateway binds a port of its own choosing: a port found free and released first
+        // could be taken by another test before the bind.
+        let gatewayPort = live.port
         let nginx = try Nginx(port: nginxPort, gatewayPort: gatewayPort, appPort: echo.port)
         defer { nginx.stop() }
         do {

@@ -129,12 +129,24 @@ enum TestRuntime {
     }
 }
 
-/// A port nothing listens on (bound, then released).
+/// A port nothing listens on now, for a server that must know its port before it starts
+/// (nginx's config, a redirect URI). Chosen at random below the kernel's ephemeral range and
+/// checked by binding it: a port from that range (bind to port 0, once released) could be
+/// handed to another test's server or outgoing connection before ours binds it, and then our
+/// requests reach the other test's server. Below the range only another call of this picks.
 func closedPort() throws -> Int {
-    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress!.port!
-    try channel.close().wait()
-    return port
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+    let ephemeralStart = range?.first ?? 32768
+    let low = 20000, high = max(low + 1000, ephemeralStart)
+    for _ in 0..<50 {
+        let port = Int.random(in: low..<high)
+        guard let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).wait()
+        else { continue }
+        try channel.close().wait()
+        return port
+    }
+    throw POSIXError(.EADDRINUSE)
 }
 
 /// A port that refuses connections for the rest of the test run: bound but never listening,
