@@ -47,6 +47,8 @@
 #   OTHERS_WAIT [600]         before each harness invocation wait (bounded) while another
 #                             benchmark runs (a peers.sh or wrk process not ours)
 #   KEEP_TMP [0]              1 = keep the temp dirs (configs, Portcullis/PostgreSQL logs)
+#   PC_ADMIN_LINE             the config's admin line (default: the admin listener disabled);
+#                             bench/baseline.sh sets it empty for binaries that predate it
 #   passed through to the harness (see the header of bench/peers/peers.sh):
 #   WRK_THREADS WRK_CONNS WRK_DURATION WARMUP REPEAT PATHS UP_WORKERS PLAIN_WORKERS WRK_CPUS
 #   SERVER_CPUS WAIT_IDLE IDLE_MAX_PCT APACHE_PLAIN PB_RUN RESULTS_DIR PB_MAX_LIFETIME [3600 here]
@@ -72,6 +74,8 @@ AUTH_MAX_LIFETIME=${AUTH_MAX_LIFETIME:-3600}
 OTHERS_WAIT=${OTHERS_WAIT:-600}
 KEEP_TMP=${KEEP_TMP:-0}
 AUTH_AUTHZ=${AUTH_AUTHZ:-0}
+# The config's admin line; bench/baseline.sh empties it for binaries older than the admin listener.
+ADMIN_LINE=${PC_ADMIN_LINE-'  "admin": { "enabled": false },'}
 ROUTE_EXTRA="" TOP_EXTRA=""
 if [[ $AUTH_AUTHZ == 1 ]]; then
     ROUTE_EXTRA=', "allow": [{ "name": "sso-users", "authMethods": ["sso"] }], "deny": { "name": "no-deletes", "methods": ["DELETE"] },
@@ -210,7 +214,7 @@ write_config() {   # write_config STORE PORT FILE
     cat >"$file" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $port },
-  "admin": { "enabled": false },
+$ADMIN_LINE
   "publicURL": "http://127.0.0.1:$port",
   "routes": [ { "name": "bench", "pathPrefix": "/", "upstream": "$UPSTREAM"$ROUTE_EXTRA } ],
   "upstreamPool": { "maxIdlePerUpstream": $PC_MAX_IDLE },
