@@ -56,8 +56,8 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh, and
-# resolve_portcullis_binary
+# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh,
+# resolve_portcullis_binary, port_open and start_portcullis
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -109,8 +109,6 @@ for s in $STORES; do
 done
 
 resolve_portcullis_binary
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ------------------------------------------------------------------ state and cleanup
 TMP=$(mktemp -d /tmp/portcullis-auth.XXXXXX)
@@ -231,22 +229,6 @@ EOF
     "$BIN" check-config "$file" >/dev/null || die "bench config rejected: $file"
 }
 
-start_portcullis() {   # start_portcullis CONFIG URL LOG
-    local config=$1 url=$2 logf=$3 port=${2##*:} i code=000
-    port_open "$port" && die "port $port is already in use"
-    timeout -s TERM "$AUTH_MAX_LIFETIME" "$BIN" serve --config "$config" >"$logf" 2>&1 &
-    PC_WRAPPER=$!
-    for ((i = 0; i < 150; i++)); do                 # bounded: ~30 s
-        code=$(curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "$url/.portcullis/healthz" || true)
-        [[ $code == 200 ]] && break
-        kill -0 "$PC_WRAPPER" 2>/dev/null || { tail -n 30 "$logf" >&2; die "portcullis exited during startup"; }
-        sleep 0.2
-    done
-    [[ $code == 200 ]] || { tail -n 30 "$logf" >&2; die "portcullis did not answer $url/.portcullis/healthz"; }
-    PC_PID=$(ps -o pid= --ppid "$PC_WRAPPER" | head -1 | tr -d ' ')
-    [[ $PC_PID =~ ^[0-9]+$ ]] || die "cannot find the portcullis process under timeout (pid $PC_WRAPPER)"
-}
-
 vmrss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ------------------------------------------------------------------ peers
@@ -272,7 +254,7 @@ for store in $STORES; do
     log "=== $name ==="
     [[ $store == postgres ]] && start_postgres
     write_config "$store" "$port" "$config"
-    start_portcullis "$config" "$url" "$pclog"
+    start_portcullis "$config" "$url" "$pclog" "$AUTH_MAX_LIFETIME"
     idle_kib=$(vmrss_kib "$PC_PID")
     log "portcullis up on $url (pid $PC_PID, store $store, idle RSS $((idle_kib / 1024)) MiB, binary $BIN)"
 

@@ -15,6 +15,7 @@
 #   ROUNDS [2]                how many times each binary is measured
 #   SCRATCH [.build]          SwiftPM scratch path of the current code's release build
 #   SKIP_BUILD [0]            1 = use $SCRATCH/release/portcullis without building it
+#   PORTCULLIS_BIN            the current code's binary, as it is (no build)
 #   BASELINE_DIR [/tmp/portcullis-baseline-REV]   worktree and build of REV; kept, so a
 #                             second run skips the (full, about 10 minutes) build
 #   passed through to bench/auth.sh: AUTH_AUTHZ, PC_ACCESS_LOG, WRK_THREADS, WRK_CONNS,
@@ -37,13 +38,11 @@ BASELINE_DIR=${BASELINE_DIR:-/tmp/portcullis-baseline-$SHORT}
 OUT=$(mktemp -d /tmp/portcullis-baseline-run.XXXXXX)
 
 # ------------------------------------------------------------------ the two binaries
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building the current code (scratch path $SCRATCH)"
-    swift build -c release --product portcullis --scratch-path "$SCRATCH" >&2
-fi
-CURRENT_BIN=$ROOT/$SCRATCH/release/portcullis
-[[ $SCRATCH == /* ]] && CURRENT_BIN=$SCRATCH/release/portcullis
-[[ -x $CURRENT_BIN ]] || die "no current binary at $CURRENT_BIN"
+# resolve_portcullis_binary: the current code's release binary into $BIN (built unless SKIP_BUILD=1)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+resolve_portcullis_binary
+CURRENT_BIN=$BIN
 
 if [[ ! -d $BASELINE_DIR/tree ]]; then
     mkdir -p "$BASELINE_DIR"

@@ -80,7 +80,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_open "$SM_PORT" && die "port $SM_PORT already in use"
 port_open "$ECHO_PORT" && die "port $ECHO_PORT already in use"
 

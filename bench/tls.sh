@@ -97,7 +97,8 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, PEERS_DIR, resolve_portcullis_binary
+# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, PEERS_DIR, resolve_portcullis_binary,
+# port_open, start_portcullis
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -151,7 +152,6 @@ done
 
 resolve_portcullis_binary
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ------------------------------------------------------------------ state and cleanup
 TMP=$(mktemp -d /tmp/portcullis-tls.XXXXXX)
@@ -280,25 +280,9 @@ EOF
     "$BIN" check-config "$file" >"$TMP/check-config.log" 2>&1 || { cat "$TMP/check-config.log" >&2; die "bench config rejected: $file"; }
 }
 
-start_portcullis() {   # start_portcullis CONFIG LOG
-    local config=$1 logf=$2 i code=000
-    port_open "$TLS_PC_PORT" && die "port $TLS_PC_PORT (portcullis) is already in use"
-    timeout -s TERM "$TLS_MAX_LIFETIME" "$BIN" serve --config "$config" >"$logf" 2>&1 &
-    PC_WRAPPER=$!
-    for ((i = 0; i < 150; i++)); do        # bounded: ~30 s
-        code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$PC_URL/.portcullis/healthz" 2>/dev/null || true)
-        [[ $code == 200 ]] && break
-        kill -0 "$PC_WRAPPER" 2>/dev/null || { tail -n 30 "$logf" >&2; die "portcullis exited during startup"; }
-        sleep 0.2
-    done
-    [[ $code == 200 ]] || { tail -n 30 "$logf" >&2; die "portcullis did not answer $PC_URL/.portcullis/healthz"; }
-    PC_PID=$(ps -o pid= --ppid "$PC_WRAPPER" | head -1 | tr -d ' ')
-    [[ $PC_PID =~ ^[0-9]+$ ]] || die "cannot find the portcullis process under timeout (pid $PC_WRAPPER)"
-}
-
 start_nginx_tls
 write_config "$TMP/portcullis.json"
-start_portcullis "$TMP/portcullis.json" "$TMP/portcullis.log"
+start_portcullis "$TMP/portcullis.json" "$PC_URL" "$TMP/portcullis.log" "$TLS_MAX_LIFETIME" --cacert "$CERT"
 log "portcullis up on $PC_URL (pid $PC_PID, TLS + HTTP/2, memory store, binary $BIN)"
 
 # ------------------------------------------------------------------ sign in (login.py over HTTPS)
