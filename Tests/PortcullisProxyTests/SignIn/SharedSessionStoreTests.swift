@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import PortcullisAuth
+import PortcullisCore
 import PortcullisPostgres
 import PortcullisSessions
 import PortcullisTestSupport
@@ -21,6 +22,8 @@ struct SharedSessionStoreTests {
         let b: LiveGateway
         let audit: CapturedLog
         let url: String
+        /// The keys file both gateways read.
+        let keys: URL
         var bPort: Int { b.port }
 
         /// Starts the database and both gateways, runs `body` and stops all of it whether
@@ -34,7 +37,7 @@ struct SharedSessionStoreTests {
                 let session = #", "session": { "keysFile": "\#(keys.path)", "store": { "type": "postgres", "url": "\#(url)" } }"#
                 return try await SignInHarness.with(extra: session, audit: audit) { a in
                     let b = try await SignInHarness.startGateway(a.configJSON, port: try closedPort(), audit: audit)
-                    return try await scoped(Pair(postgres: postgres, a: a, b: b, audit: audit, url: url), stop: { await $0.b.stop() }, body)
+                    return try await scoped(Pair(postgres: postgres, a: a, b: b, audit: audit, url: url, keys: keys), stop: { await $0.b.stop() }, body)
                 }
             }
         }
@@ -86,6 +89,28 @@ struct SharedSessionStoreTests {
             #expect(latency != nil, "A still accepted the cookie 5 s after logout through B")
             print("logout through B reached A after \(latency.map { "\($0) s" } ?? "-")")
             #expect(pair.a.live.gate.cache.count == 0)
+        }
+    }
+
+    @Test("after a reload that rotates the keys file, the store seals refresh tokens with the new key (the removed one opens nothing)")
+    func keyRotationReachesStore() async throws {
+        try await Pair.with { pair in
+            // The old key removed and a new one in its place: A reloads.
+            let newKey = KeyRing.newKey()
+            try Data((Data(newKey).base64EncodedString() + "\n").utf8).write(to: pair.keys)
+            let config = try GatewayConfig.load(Data(pair.a.configJSON.utf8), environment: { $0 == "SECRET" ? SignInHarness.clientSecret : nil })
+            _ = try await pair.a.live.gateway.reload(config)
+            let (_, cookies) = try await pair.a.signIn("bob")
+            let newKeys = KeyRing(keys: [newKey])
+            let sealed = try #require(cookies[pair.a.live.gateway.runtime.sessionRules.cookies.sessionName])
+            let id = try #require(newKeys.open(sealed, context: SessionRules.sealContext).flatMap { SessionID(bytes: $0) })
+            // A reader that holds only the new key opens the stored refresh token.
+            let reader = try PostgresSessionStore(url: pair.url, codec: SessionCodec(keyRing: newKeys), logger: Logger(label: "reader"))
+            let running = Task { try await reader.run { _ in } }
+            defer { running.cancel() }
+            let stored = try #require(try await reader.session(id: id))
+            #expect(stored.identity.username == "bob@contoso.example")
+            #expect(stored.refreshToken != nil, "the stored refresh token was sealed with a key the reload removed")
         }
     }
 
