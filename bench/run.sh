@@ -29,8 +29,8 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh, and
-# resolve_portcullis_binary
+# HARNESS (bench/peers/peers.sh), PBTOOL, LOGIN_PY, located next to lib.sh,
+# resolve_portcullis_binary and start_portcullis
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -70,16 +70,16 @@ EOF
 "$BIN" check-config "$CONFIG" >/dev/null || die "bench config rejected: $CONFIG"
 
 # ------------------------------------------------------------------ start Portcullis
-WRAPPER=0
+PC_WRAPPER=0
 PC_PID=0
 cleanup() {
     local rc=$? i
-    if [[ $WRAPPER -gt 0 ]] && kill -0 "$WRAPPER" 2>/dev/null; then
-        kill -TERM "$WRAPPER" 2>/dev/null || true     # timeout forwards TERM to portcullis
-        for ((i = 0; i < 50; i++)); do kill -0 "$WRAPPER" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$WRAPPER" 2>/dev/null; then
+    if [[ $PC_WRAPPER -gt 0 ]] && kill -0 "$PC_WRAPPER" 2>/dev/null; then
+        kill -TERM "$PC_WRAPPER" 2>/dev/null || true     # timeout forwards TERM to portcullis
+        for ((i = 0; i < 50; i++)); do kill -0 "$PC_WRAPPER" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$PC_WRAPPER" 2>/dev/null; then
             [[ $PC_PID -gt 0 ]] && kill -KILL "$PC_PID" 2>/dev/null || true
-            kill -KILL "$WRAPPER" 2>/dev/null || true
+            kill -KILL "$PC_WRAPPER" 2>/dev/null || true
         fi
         log "portcullis stopped"
     fi
@@ -89,18 +89,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-(exec 3<>"/dev/tcp/127.0.0.1/$PC_PORT") 2>/dev/null && die "port $PC_PORT is already in use"
-timeout -s TERM "$PC_MAX_LIFETIME" "$BIN" serve --config "$CONFIG" >"$PC_LOG" 2>&1 &
-WRAPPER=$!
-for ((i = 0; i < 150; i++)); do                 # bounded: ~30 s
-    code=$(curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "$PC_URL/.portcullis/healthz" || true)
-    [[ $code == 200 ]] && break
-    kill -0 "$WRAPPER" 2>/dev/null || { tail -n 30 "$PC_LOG" >&2; die "portcullis exited during startup"; }
-    sleep 0.2
-done
-[[ $code == 200 ]] || { tail -n 30 "$PC_LOG" >&2; die "portcullis did not answer $PC_URL/.portcullis/healthz"; }
-PC_PID=$(ps -o pid= --ppid "$WRAPPER" | head -1 | tr -d ' ')
-[[ $PC_PID =~ ^[0-9]+$ ]] || die "cannot find the portcullis process under timeout (pid $WRAPPER)"
+start_portcullis "$CONFIG" "$PC_URL" "$PC_LOG" "$PC_MAX_LIFETIME"
 log "portcullis up on $PC_URL (pid $PC_PID, binary $BIN)"
 
 # ------------------------------------------------------------------ run the harness
